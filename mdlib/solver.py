@@ -1,0 +1,194 @@
+"""Exact solutions: the joint optimum of the corridor game by value iteration.
+
+The joint MDP's state is both agents' cells and done flags; its 25 joint actions are stepped by
+the game's one transition kernel. The objective is the sum of both agents' discounted returns,
+the best any pair of learners could reach: the ceiling drawn on every learning curve.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import game
+from .tasks import Task, resolve_tasks
+
+AGENT_NAMES = ("agent_1", "agent_2")
+
+
+def lone_return(moves: int, gamma: float) -> float:
+    """Return of a lone agent that reaches its goal on its ``moves``-th step:
+    ``-0.1 * sum_{k < moves-1} gamma^k + 100 * gamma^(moves-1)``."""
+    steps = np.arange(moves - 1)
+    return float(game.STEP_REWARD * np.sum(gamma**steps) + game.GOAL_REWARD * gamma ** (moves - 1))
+
+
+def shortest_path_length(task: Task, agent: int) -> int:
+    """Moves a lone agent needs from its start to its goal (breadth-first search)."""
+    start, goal = task.starts[agent], task.goals[agent]
+    distance, frontier = {start: 0}, deque([start])
+    while frontier:
+        cell = frontier.popleft()
+        if cell == goal:
+            return distance[cell]
+        for d_row, d_col in game.MOVES[1:]:
+            nxt = (cell[0] + int(d_row), cell[1] + int(d_col))
+            if not task.walls[nxt] and nxt not in distance:
+                distance[nxt] = distance[cell] + 1
+                frontier.append(nxt)
+    raise ValueError(f"{task.name}: goal of agent {agent + 1} is unreachable")
+
+
+@dataclass(frozen=True)
+class JointMDP:
+    """The reachable joint states of a task and, for each, the next state and rewards of all
+    25 joint actions (``joint action = 5 * a1 + a2``)."""
+
+    task: Task
+    positions: np.ndarray  # (S, 2, 2)
+    done: np.ndarray  # (S, 2)
+    next_state: np.ndarray  # (S, 25)
+    rewards: np.ndarray  # (S, 25, 2)
+
+    @property
+    def n_states(self) -> int:
+        return len(self.done)
+
+
+def joint_mdp(task: Task, contention: str = "reference") -> JointMDP:
+    """Enumerate every joint state reachable from the starts, breadth first."""
+    arrays, code = game.game_arrays(task), game.contention_code(contention)
+    key = lambda pos, done: (tuple(pos.ravel()), tuple(done))  # noqa: E731
+    start = (arrays.starts.copy(), np.zeros(2, np.bool_))
+    index = {key(*start): 0}
+    states, frontier = [start], deque([0])
+    transitions: dict[int, list[tuple[int, np.ndarray]]] = {}
+    new_pos, new_done, reward = np.empty((2, 2), np.int64), np.empty(2, np.bool_), np.empty(2)
+    while frontier:
+        s = frontier.popleft()
+        pos, done = states[s]
+        row = []
+        for a1 in range(game.N_ACTIONS):
+            for a2 in range(game.N_ACTIONS):
+                actions = np.array([a1, a2], dtype=np.int64)
+                game.transition(arrays.walls, arrays.goals, pos, done, actions, code, new_pos, new_done, reward)
+                k = key(new_pos, new_done)
+                if k not in index:
+                    index[k] = len(states)
+                    states.append((new_pos.copy(), new_done.copy()))
+                    frontier.append(index[k])
+                row.append((index[k], reward.copy()))
+        transitions[s] = row
+    n = len(states)
+    next_state = np.array([[t for t, _ in transitions[s]] for s in range(n)], dtype=np.int64)
+    rewards = np.array([[r for _, r in transitions[s]] for s in range(n)], dtype=np.float64)
+    return JointMDP(
+        task=task,
+        positions=np.array([p for p, _ in states]),
+        done=np.array([d for _, d in states]),
+        next_state=next_state,
+        rewards=rewards,
+    )
+
+
+@dataclass(frozen=True)
+class JointSolution:
+    """The joint optimum of one task.
+
+    ``value`` is the best sum of both agents' discounted returns from the start. Several joint
+    policies reach it when the corridor forces one agent to wait; ``returns`` is the split of the
+    one that favours ``favoured`` (the other agent waits), ``alternative`` the split favouring
+    the other agent, and ``lone_returns`` what each agent would earn alone on the map.
+    """
+
+    task: Task
+    gamma: float
+    value: float
+    returns: dict[str, float]
+    alternative: dict[str, float]
+    favoured: str
+    lone_returns: dict[str, float]
+    trajectory: game.Trajectory
+    state_values: np.ndarray
+
+    @property
+    def waits(self) -> bool:
+        """True when the joint optimum cannot give both agents their lone optimum."""
+        return self.value < sum(self.lone_returns.values()) - 1e-9
+
+    def __repr__(self) -> str:
+        split = ", ".join(f"{a} {r:.4f}" for a, r in self.returns.items())
+        return f"JointSolution({self.task.name}, gamma={self.gamma}, value={self.value:.4f}, {split})"
+
+
+def solve_joint(
+    task, gamma: float = 0.99, contention: str = "reference", favour: str = "agent_1", tol: float = 1e-12
+) -> JointSolution:
+    """Value iteration on the joint MDP, maximising the sum of both agents' discounted returns."""
+    (task,) = resolve_tasks(task)
+    if not 0 < gamma < 1:
+        raise ValueError(f"gamma must lie in (0, 1), got {gamma!r}")
+    if favour not in AGENT_NAMES:
+        raise ValueError(f"favour must be one of {AGENT_NAMES}, got {favour!r}")
+    mdp = joint_mdp(task, contention)
+    total = mdp.rewards.sum(axis=2)
+    value = _iterate(lambda v: (total + gamma * v[mdp.next_state]).max(axis=1), mdp.n_states, tol)
+    q_total = total + gamma * value[mdp.next_state]
+    optimal = q_total >= value[:, None] - 1e-9 * max(1.0, np.abs(value).max())
+
+    def favoured_split(agent: int) -> tuple[np.ndarray, np.ndarray]:
+        own = mdp.rewards[:, :, agent]
+        v = _iterate(
+            lambda w: np.where(optimal, own + gamma * w[mdp.next_state], -np.inf).max(axis=1),
+            mdp.n_states,
+            tol,
+        )
+        q_own = np.where(optimal, own + gamma * v[mdp.next_state], -np.inf)
+        choice = np.argmax(q_own >= v[:, None] - 1e-9 * max(1.0, np.abs(v).max()), axis=1)
+        return v, choice
+
+    agent = AGENT_NAMES.index(favour)
+    v_fav, policy = favoured_split(agent)
+    v_other_fav, _ = favoured_split(1 - agent)
+    split = {favour: float(v_fav[0]), AGENT_NAMES[1 - agent]: float(value[0] - v_fav[0])}
+    alternative = {AGENT_NAMES[1 - agent]: float(v_other_fav[0]), favour: float(value[0] - v_other_fav[0])}
+    return JointSolution(
+        task=task,
+        gamma=float(gamma),
+        value=float(value[0]),
+        returns={a: split[a] for a in AGENT_NAMES},
+        alternative={a: alternative[a] for a in AGENT_NAMES},
+        favoured=favour,
+        lone_returns={a: lone_return(shortest_path_length(task, i), gamma) for i, a in enumerate(AGENT_NAMES)},
+        trajectory=_follow(mdp, policy),
+        state_values=value,
+    )
+
+
+def _iterate(update, n_states: int, tol: float, max_iterations: int = 100_000) -> np.ndarray:
+    value = np.zeros(n_states)
+    for _ in range(max_iterations):
+        new = update(value)
+        if np.max(np.abs(new - value)) <= tol:
+            return new
+        value = new
+    raise RuntimeError("value iteration did not converge")
+
+
+def _follow(mdp: JointMDP, policy: np.ndarray, max_steps: int = 200) -> game.Trajectory:
+    s, states, actions, rewards = 0, [0], [], []
+    while not mdp.done[s].all() and len(actions) < max_steps:
+        a = int(policy[s])
+        actions.append(divmod(a, game.N_ACTIONS))
+        rewards.append(mdp.rewards[s, a])
+        s = int(mdp.next_state[s, a])
+        states.append(s)
+    return game.Trajectory(
+        task=mdp.task,
+        positions=mdp.positions[states],
+        done=mdp.done[states],
+        actions=np.array(actions, dtype=np.int64).reshape(-1, 2),
+        rewards=np.array(rewards, dtype=np.float64).reshape(-1, 2),
+    )
