@@ -67,7 +67,6 @@ class CorridorEnv(ParallelEnv):
         self._done = np.zeros(2, dtype=np.bool_)
         self._prev = np.zeros(2, dtype=np.int64)
         self._steps = 0
-        self._scratch = (np.empty((2, 2), np.int64), np.empty(2, np.bool_), np.empty(2, np.float64))
 
     @functools.lru_cache(maxsize=None)
     def observation_space(self, agent: str) -> spaces.Space:
@@ -113,13 +112,9 @@ class CorridorEnv(ParallelEnv):
             joint[AGENTS.index(agent)] = self._checked_action(agent, actions[agent])
 
         live = list(self.agents)
-        new_pos, new_done, rewards = self._scratch
-        game.transition(
-            self._arrays.walls, self._arrays.goals, self._pos, self._done, joint,
-            self._contention, new_pos, new_done, rewards,
+        self._pos, self._done, rewards = game.step(
+            self._arrays.walls, self._arrays.goals, self._contention, self._pos, self._done, joint
         )
-        self._pos = new_pos.copy()
-        self._done = new_done.copy()
         self._prev = joint
         self._steps += 1
 
@@ -172,7 +167,7 @@ class CorridorEnv(ParallelEnv):
 
     def _index(self, i: int) -> int:
         a = self._arrays
-        return game.observation_index(
+        return game.agent_observation(
             a.cell_index, a.n_cells, self._pos, self._prev, self._done, i, self.order == "egocentric"
         )
 

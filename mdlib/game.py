@@ -68,66 +68,82 @@ def observation_count(n_cells: int) -> int:
     return n_cells * n_cells * N_ACTIONS * N_ACTIONS * 2
 
 
-@numba.njit(cache=True)
-def transition(walls, goals, pos, done, actions, contention, new_pos, new_done, rewards):
+@numba.njit(cache=True, inline="always")
+def transition(walls, goals, contention, row_1, col_1, row_2, col_2, done_1, done_2, action_1, action_2):
     """One simultaneous step of both agents (``corridor-rules.md``, "One step").
 
-    Reads ``pos`` (2, 2), ``done`` (2,) and ``actions`` (2,); writes the next positions, done
-    flags and this step's rewards into ``new_pos``, ``new_done`` and ``rewards``.
+    Takes both positions, done flags and actions; returns the next
+    ``(row_1, col_1, row_2, col_2, done_1, done_2, reward_1, reward_2)``. Scalars in and out, no
+    allocation, so the learners' loops can call it millions of times a second.
     """
-    n_rows, n_cols = walls.shape
-    target = np.empty((2, 2), dtype=np.int64)
-    for agent in range(2):
-        row, col = pos[agent, 0], pos[agent, 1]
-        if not done[agent]:
-            row += MOVES[actions[agent], 0]
-            col += MOVES[actions[agent], 1]
-        if row < 0 or row >= n_rows or col < 0 or col >= n_cols or walls[row, col]:
-            row, col = pos[agent, 0], pos[agent, 1]
-        target[agent, 0] = row
-        target[agent, 1] = col
+    to_row_1, to_col_1 = _target(walls, row_1, col_1, done_1, action_1)
+    to_row_2, to_col_2 = _target(walls, row_2, col_2, done_2, action_2)
 
-    for agent in range(2):
-        new_pos[agent, 0] = pos[agent, 0]
-        new_pos[agent, 1] = pos[agent, 1]
+    # Agent 1 fails into agent 2's current cell and into a contested cell (under both rules).
+    contested = to_row_1 == to_row_2 and to_col_1 == to_col_2
+    if contested or (to_row_1 == row_2 and to_col_1 == col_2):
+        to_row_1, to_col_1 = row_1, col_1
+    # Agent 2 fails into agent 1's current or final cell; under "both_blocked" also when contested.
+    into_1 = (to_row_2 == row_1 and to_col_2 == col_1) or (to_row_2 == to_row_1 and to_col_2 == to_col_1)
+    if into_1 or (contention == BOTH_BLOCKED and contested):
+        to_row_2, to_col_2 = row_2, col_2
 
-    # Agent 1 (index 0) fails into the other's current cell, and into a contested cell under both
-    # rules; under "reference" agent 2 then takes the contested cell, under "both_blocked" it fails too.
-    t1_on_t2 = target[0, 0] == target[1, 0] and target[0, 1] == target[1, 1]
-    t1_on_p2 = target[0, 0] == pos[1, 0] and target[0, 1] == pos[1, 1]
-    if not t1_on_t2 and not t1_on_p2:
-        new_pos[0, 0] = target[0, 0]
-        new_pos[0, 1] = target[0, 1]
-    t2_on_p1 = target[1, 0] == pos[0, 0] and target[1, 1] == pos[0, 1]
-    t2_on_f1 = target[1, 0] == new_pos[0, 0] and target[1, 1] == new_pos[0, 1]
-    contested = t1_on_t2 and not (target[1, 0] == pos[1, 0] and target[1, 1] == pos[1, 1])
-    if not t2_on_p1 and not t2_on_f1 and not (contention == BOTH_BLOCKED and contested):
-        new_pos[1, 0] = target[1, 0]
-        new_pos[1, 1] = target[1, 1]
-
-    for agent in range(2):
-        if done[agent]:
-            new_done[agent] = True
-            rewards[agent] = 0.0
-        elif new_pos[agent, 0] == goals[agent, 0] and new_pos[agent, 1] == goals[agent, 1]:
-            new_done[agent] = True
-            rewards[agent] = GOAL_REWARD
-        else:
-            new_done[agent] = False
-            rewards[agent] = STEP_REWARD
+    arrived_1 = not done_1 and to_row_1 == goals[0, 0] and to_col_1 == goals[0, 1]
+    arrived_2 = not done_2 and to_row_2 == goals[1, 0] and to_col_2 == goals[1, 1]
+    return (
+        to_row_1, to_col_1, to_row_2, to_col_2,
+        done_1 or arrived_1, done_2 or arrived_2,
+        _reward(done_1, arrived_1), _reward(done_2, arrived_2),
+    )
 
 
-@numba.njit(cache=True)
-def observation_index(cell_index, n_cells, pos, prev_actions, done, agent, egocentric):
-    """The table index of ``agent``'s observation septuple (see :func:`observation_tuple`)."""
+@numba.njit(cache=True, inline="always")
+def _reward(was_done, arrived):
+    if was_done:
+        return 0.0
+    return GOAL_REWARD if arrived else STEP_REWARD
+
+
+@numba.njit(cache=True, inline="always")
+def _target(walls, row, col, done, action):
+    """The cell an agent aims at: a done agent stays, a move off the map or into a wall fails."""
+    if done:
+        return row, col
+    to_row, to_col = row + MOVES[action, 0], col + MOVES[action, 1]
+    if to_row < 0 or to_row >= walls.shape[0] or to_col < 0 or to_col >= walls.shape[1]:
+        return row, col
+    if walls[to_row, to_col]:
+        return row, col
+    return to_row, to_col
+
+
+def step(walls, goals, contention: int, pos, done, actions):
+    """:func:`transition` on joint-state arrays: returns ``(new_pos, new_done, rewards)``."""
+    out = transition(walls, goals, contention, pos[0, 0], pos[0, 1], pos[1, 0], pos[1, 1],
+                     done[0], done[1], actions[0], actions[1])
+    new_pos = np.array(out[:4], dtype=np.int64).reshape(2, 2)
+    return new_pos, np.array(out[4:6], dtype=np.bool_), np.array(out[6:], dtype=np.float64)
+
+
+@numba.njit(cache=True, inline="always")
+def observation_index(n_cells, first_cell, second_cell, own_prev, other_prev, other_done):
+    """The table index of an observation septuple (see :func:`observation_tuple`), with the two
+    positions given as free-cell numbers in the observation's order."""
+    index = first_cell * n_cells + second_cell
+    index = index * N_ACTIONS + own_prev
+    index = index * N_ACTIONS + other_prev
+    return index * 2 + (1 if other_done else 0)
+
+
+@numba.njit(cache=True, inline="always")
+def agent_observation(cell_index, n_cells, pos, prev_actions, done, agent, egocentric):
+    """``agent``'s observation index from the joint state arrays ``pos`` (2, 2), ``prev_actions``
+    (2,) and ``done`` (2,)."""
     other = 1 - agent
-    first, second = (agent, other) if egocentric else (0, 1)
-    cell_a = cell_index[pos[first, 0], pos[first, 1]]
-    cell_b = cell_index[pos[second, 0], pos[second, 1]]
-    index = cell_a * n_cells + cell_b
-    index = index * N_ACTIONS + prev_actions[agent]
-    index = index * N_ACTIONS + prev_actions[other]
-    return index * 2 + (1 if done[other] else 0)
+    cell_own = cell_index[pos[agent, 0], pos[agent, 1]]
+    cell_other = cell_index[pos[other, 0], pos[other, 1]]
+    first, second = (cell_own, cell_other) if egocentric or agent == 0 else (cell_other, cell_own)
+    return observation_index(n_cells, first, second, prev_actions[agent], prev_actions[other], done[other])
 
 
 def observation_tuple(pos, prev_actions, done, agent: int, egocentric: bool = True) -> tuple:
@@ -195,9 +211,8 @@ def play(task: Task, policy, max_steps: int = 200, contention: str = "reference"
             break
         joint = np.array(policy(pos, done, prev, step), dtype=np.int64)
         joint[done] = 0
-        new_pos, new_done, reward = np.empty((2, 2), np.int64), np.empty(2, np.bool_), np.empty(2)
-        transition(arrays.walls, arrays.goals, pos, done, joint, code, new_pos, new_done, reward)
-        pos, done, prev = new_pos, new_done, joint
+        pos, done, reward = step(arrays.walls, arrays.goals, code, pos, done, joint)
+        prev = joint
         positions.append(pos.copy())
         dones.append(done.copy())
         actions.append(joint)

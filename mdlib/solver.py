@@ -65,7 +65,6 @@ def joint_mdp(task: Task, contention: str = "reference") -> JointMDP:
     index = {key(*start): 0}
     states, frontier = [start], deque([0])
     transitions: dict[int, list[tuple[int, np.ndarray]]] = {}
-    new_pos, new_done, reward = np.empty((2, 2), np.int64), np.empty(2, np.bool_), np.empty(2)
     while frontier:
         s = frontier.popleft()
         pos, done = states[s]
@@ -73,13 +72,13 @@ def joint_mdp(task: Task, contention: str = "reference") -> JointMDP:
         for a1 in range(game.N_ACTIONS):
             for a2 in range(game.N_ACTIONS):
                 actions = np.array([a1, a2], dtype=np.int64)
-                game.transition(arrays.walls, arrays.goals, pos, done, actions, code, new_pos, new_done, reward)
+                new_pos, new_done, reward = game.step(arrays.walls, arrays.goals, code, pos, done, actions)
                 k = key(new_pos, new_done)
                 if k not in index:
                     index[k] = len(states)
-                    states.append((new_pos.copy(), new_done.copy()))
+                    states.append((new_pos, new_done))
                     frontier.append(index[k])
-                row.append((index[k], reward.copy()))
+                row.append((index[k], reward))
         transitions[s] = row
     n = len(states)
     next_state = np.array([[t for t, _ in transitions[s]] for s in range(n)], dtype=np.int64)

@@ -1,0 +1,215 @@
+"""Experiments: many seeds of a method in one call, spread over the cores, with 95% intervals.
+
+A method is a learner's settings object (:class:`~mdlib.learners.QLearning` or
+:class:`~mdlib.learners.MultiDistral`); :func:`run_seeds` runs it once per seed and stacks the
+results. Statistics are taken across seeds of the task-averaged return, per agent.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import stats
+from tqdm.auto import tqdm
+
+from .learners import MultiDistral, QLearning, RunResult
+from .learners.base import check_count, require
+from .solver import solve_joint
+from .tasks import resolve_tasks
+
+AGENTS = ("agent_1", "agent_2")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Per-agent mean and 95% interval across seeds of one curve: arrays of shape (points, 2)."""
+
+    x: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n_seeds: int
+
+    def to_dict(self) -> dict:
+        return {
+            "x": self.x.tolist(),
+            "n_seeds": self.n_seeds,
+            **{
+                agent: {
+                    "mean": self.mean[:, i].tolist(),
+                    "ci95_low": self.low[:, i].tolist(),
+                    "ci95_high": self.high[:, i].tolist(),
+                }
+                for i, agent in enumerate(AGENTS)
+            },
+        }
+
+
+def summarise(x: np.ndarray, per_seed: np.ndarray, window: int = 1) -> Summary:
+    """Mean and Student-t 95% interval across seeds of ``per_seed`` (seeds, points, 2).
+
+    With ``window > 1`` each seed's curve is first averaged over consecutive blocks of
+    ``window`` points (for the noisy per-episode training curve of Q-learning).
+    """
+    if window > 1:
+        n = per_seed.shape[1] // window
+        per_seed = per_seed[:, : n * window].reshape(per_seed.shape[0], n, window, 2).mean(axis=2)
+        x = x[: n * window].reshape(n, window)[:, -1]
+    n_seeds = per_seed.shape[0]
+    mean = per_seed.mean(axis=0)
+    if n_seeds > 1:
+        half = stats.t.ppf(0.975, n_seeds - 1) * per_seed.std(axis=0, ddof=1) / np.sqrt(n_seeds)
+    else:
+        half = np.zeros_like(mean)
+    return Summary(x=np.asarray(x), mean=mean, low=mean - half, high=mean + half, n_seeds=n_seeds)
+
+
+@dataclass
+class SeedRuns:
+    """The runs of one method over several seeds, stacked: ``train[seed, task, point, agent]``."""
+
+    method: str
+    settings: dict
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    train_x: np.ndarray
+    train: np.ndarray
+    eval_x: np.ndarray
+    evals: np.ndarray
+    env_steps: int
+
+    @classmethod
+    def stack(cls, runs: list[RunResult]) -> SeedRuns:
+        first = runs[0]
+        return cls(
+            method=first.method,
+            settings=first.settings,
+            tasks=first.tasks,
+            seeds=tuple(r.seed for r in runs),
+            train_x=first.train_x,
+            train=np.stack([r.train_return for r in runs]),
+            eval_x=first.eval_x,
+            evals=np.stack([r.eval_return for r in runs]),
+            env_steps=int(sum(r.env_steps for r in runs)),
+        )
+
+    def training(self, window: int = 1) -> Summary:
+        """Training return averaged over tasks: mean and 95% interval across seeds."""
+        return summarise(self.train_x, self.train.mean(axis=1), window)
+
+    def evaluation(self) -> Summary:
+        """Return of the learned policies played without learning, averaged over tasks."""
+        return summarise(self.eval_x, self.evals.mean(axis=1))
+
+    def final(self) -> Summary:
+        """The last evaluation point only."""
+        s = self.evaluation()
+        return Summary(s.x[-1:], s.mean[-1:], s.low[-1:], s.high[-1:], s.n_seeds)
+
+    def to_dict(self, window: int = 1) -> dict:
+        return {
+            "method": self.method,
+            "settings": self.settings,
+            "tasks": list(self.tasks),
+            "seeds": list(self.seeds),
+            "x_axis": "games per task",
+            "training_return": self.training(window).to_dict(),
+            "evaluation_return": self.evaluation().to_dict(),
+        }
+
+
+def _run_one(job):
+    method, tasks, seed = job
+    return method.run(tasks, seed=seed)
+
+
+def run_seeds(method, tasks="original", seeds=10, workers: int | None = None,
+              progress: bool = True, description: str | None = None) -> SeedRuns:
+    """Run ``method`` once per seed (``seeds`` is a count, meaning 0..N-1, or a list of seeds),
+    over ``workers`` processes (default: all cores). Each run is repeatable bit for bit."""
+    seeds = _seed_list(seeds)
+    tasks = resolve_tasks(tasks)
+    workers = min(len(seeds), workers or os.cpu_count() or 1)
+    check_count("workers", workers)
+    _warm_up(method, tasks)
+    jobs = [(method, tasks, seed) for seed in seeds]
+    bar = tqdm(total=len(jobs), desc=description or method.method, unit="seed", disable=not progress)
+    results: list[RunResult] = []
+    if workers == 1:
+        for job in jobs:
+            results.append(_run_one(job))
+            bar.update()
+    else:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for result in pool.map(_run_one, jobs):
+                results.append(result)
+                bar.update()
+    bar.close()
+    return SeedRuns.stack(results)
+
+
+def _seed_list(seeds) -> list[int]:
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        check_count("seeds", seeds)
+        return list(range(int(seeds)))
+    seeds = [int(s) for s in seeds]
+    require(len(seeds) > 0, "no seeds given")
+    require(len(set(seeds)) == len(seeds), f"seeds must be distinct, got {seeds}")
+    return seeds
+
+
+def _warm_up(method, tasks) -> None:
+    """Compile (or load) the kernels once in this process, so forked workers inherit them."""
+    if isinstance(method, QLearning):
+        replace(method, episodes=1, eval_every=1).run(tasks[:1], seed=0)
+    else:
+        replace(method, iterations=1, e_games=1, m_games=1).run(tasks[:1], seed=0)
+
+
+def optimum_per_agent(tasks="original", gamma: float = 0.99) -> float:
+    """The exact joint optimum per agent, averaged over tasks: the ceiling drawn on every curve."""
+    tasks = resolve_tasks(tasks)
+    return float(np.mean([solve_joint(t, gamma).value / 2 for t in tasks]))
+
+
+@dataclass
+class EqualGames:
+    """MultiDistral and Q-learning after the same number of games per task."""
+
+    games_per_task: int
+    multidistral: SeedRuns
+    q_learning: SeedRuns
+
+    def table(self) -> list[dict]:
+        rows = []
+        for runs in (self.q_learning, self.multidistral):
+            final = runs.final()
+            for i, agent in enumerate(AGENTS):
+                rows.append({
+                    "method": runs.method,
+                    "agent": agent,
+                    "games_per_task": self.games_per_task,
+                    "mean": float(final.mean[0, i]),
+                    "ci95_low": float(final.low[0, i]),
+                    "ci95_high": float(final.high[0, i]),
+                })
+        return rows
+
+
+def compare_equal_games(multidistral: MultiDistral | None = None, q_learning: QLearning | None = None,
+                        tasks="original", seeds=10, workers: int | None = None,
+                        progress: bool = True) -> EqualGames:
+    """Run MultiDistral, then Q-learning for exactly as many games per task (E- and M-step games
+    both count), evaluated at the same points; compare the learned policies' returns."""
+    multidistral = multidistral or MultiDistral()
+    games = multidistral.iterations * multidistral.games_per_iteration
+    q_learning = replace(q_learning or QLearning(), episodes=games,
+                         eval_every=multidistral.games_per_iteration, protocol=multidistral.protocol)
+    md = run_seeds(multidistral, tasks, seeds, workers, progress)
+    ql = run_seeds(q_learning, tasks, seeds, workers, progress)
+    return EqualGames(games_per_task=games, multidistral=md, q_learning=ql)

@@ -1,0 +1,203 @@
+"""The one compiled episode loop every learner runs.
+
+Independent Q-learning, the soft-Q E-step, the M-step rollouts and the evaluation of learned
+policies differ only in how an agent picks its action and whether it updates its table, so they
+share this loop. It steps the game through :func:`mdlib.game.transition`, the game's only copy
+of the rules. Each agent learns from its own reward of this step; an agent that has reached its
+goal is done, so its update does not bootstrap past its own arrival.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numba
+import numpy as np
+
+from .. import game as _game
+from ..game import N_ACTIONS, observation_index, transition
+from .softq import sample, soft_policy, soft_state_value
+
+#: How agents choose actions: epsilon-greedy on Q, greedy on Q, or by sampling eq. 5.
+EPSILON_GREEDY, GREEDY, SOFT = 0, 1, 2
+
+GameSpec = namedtuple(
+    "GameSpec", "walls goals starts cell_index n_cells contention egocentric max_steps"
+)
+GameSpec.__doc__ = "A task and the game's settings in the form the kernel takes."
+
+Rule = namedtuple(
+    "Rule", "mode learn learning_rate gamma alpha beta epsilon_min epsilon_decay"
+)
+Rule.__doc__ = """How agents act and learn.
+
+``mode`` is EPSILON_GREEDY, GREEDY or SOFT; with ``learn`` the Q tables are updated towards
+``r + gamma * V(s')``, where V is ``max_a Q`` for Q-learning and eq. 3 for soft Q-learning.
+``epsilon = epsilon_min + (1 - epsilon_min) exp(-epsilon_decay * episode)``.
+"""
+
+
+def game_spec(task, contention: str = "reference", order: str = "egocentric", max_steps: int = 200) -> GameSpec:
+    arrays = _game.game_arrays(task)
+    if order not in _game.OBSERVATION_ORDERS:
+        raise ValueError(f"unknown observation order {order!r}: expected one of {_game.OBSERVATION_ORDERS}")
+    return GameSpec(
+        arrays.walls, arrays.goals, arrays.starts, arrays.cell_index, np.int64(arrays.n_cells),
+        np.int64(_game.contention_code(contention)), order == "egocentric", np.int64(max_steps),
+    )
+
+
+def rule(mode, learn=False, learning_rate=0.0, gamma=0.0, alpha=0.0, beta=1.0,
+         epsilon_min=0.0, epsilon_decay=0.0) -> Rule:
+    return Rule(np.int64(mode), bool(learn), float(learning_rate), float(gamma), float(alpha),
+                float(beta), float(epsilon_min), float(epsilon_decay))
+
+
+@numba.njit(cache=True, inline="always")
+def greedy_action(q, agent, s):
+    """Argmax of Q(s, .), ties broken uniformly at random (a fresh table is all ties)."""
+    best, ties, choice = q[agent, s, 0], 1, 0
+    for a in range(1, q.shape[2]):
+        if q[agent, s, a] > best:
+            best, ties, choice = q[agent, s, a], 1, a
+        elif q[agent, s, a] == best:
+            ties += 1
+            if np.random.randint(ties) == 0:
+                choice = a
+    return choice
+
+
+@numba.njit(cache=True, inline="always")
+def max_value(q, agent, s):
+    best = q[agent, s, 0]
+    for a in range(1, q.shape[2]):
+        best = max(best, q[agent, s, a])
+    return best
+
+
+@numba.njit(cache=True, inline="always")
+def choose_action(mode, rule, q, log_pi0, agent, s, epsilon, probs):
+    if mode == SOFT:
+        soft_policy(q, log_pi0, agent, s, rule.alpha, rule.beta, probs)
+        return sample(probs)
+    if mode == EPSILON_GREEDY and np.random.random() < epsilon:
+        return np.random.randint(q.shape[2])
+    return greedy_action(q, agent, s)
+
+
+@numba.njit(cache=True, inline="always")
+def state_value(mode, rule, q, log_pi0, agent, s):
+    """V(s): eq. 3 for soft Q-learning, max_a Q(s, a) for Q-learning."""
+    if mode == SOFT:
+        return soft_state_value(q, log_pi0, agent, s, rule.alpha, rule.beta)
+    return max_value(q, agent, s)
+
+
+@numba.njit(cache=True, inline="always")
+def observe(game, agent, row, col, other_row, other_col, prev, other_prev, other_done):
+    """An agent's observation index from its own and the other agent's position and actions."""
+    own = game.cell_index[row, col]
+    other = game.cell_index[other_row, other_col]
+    if game.egocentric or agent == 0:
+        return observation_index(game.n_cells, own, other, prev, other_prev, other_done)
+    return observation_index(game.n_cells, other, own, prev, other_prev, other_done)
+
+
+@numba.njit(cache=True, inline="always")
+def update(mode, rule, q, log_pi0, agent, s, a, reward, arrived, s_next):
+    """Move Q(s, a) towards ``reward + gamma V(s')``; no bootstrap past the agent's own arrival."""
+    v_next = 0.0 if arrived else state_value(mode, rule, q, log_pi0, agent, s_next)
+    q[agent, s, a] += rule.learning_rate * (reward + rule.gamma * v_next - q[agent, s, a])
+
+
+@numba.njit(cache=True, inline="always")
+def _play(mode, game, rule, q, log_pi0, first_episode, n_episodes,
+          count_visits, counts, count_gamma, return_gamma, returns, lengths):
+    """Play ``n_episodes`` episodes; return the number of environment steps taken.
+
+    ``q``, ``log_pi0`` and ``counts`` are (2, n_observations, 5), one table per agent.
+    Each episode's discounted return (``return_gamma``) goes to ``returns[e]`` and its length to
+    ``lengths[e]``. With ``count_visits`` every state-action an agent takes at step t adds
+    ``count_gamma ** t`` to ``counts`` (the M-step's discounted visits, eqs. 6 and 8).
+    The state is kept in scalars, agent 1 then agent 2: this loop is the hot path.
+    """
+    probs = np.empty(N_ACTIONS)
+    steps = 0
+    for e in range(n_episodes):
+        epsilon = rule.epsilon_min + (1.0 - rule.epsilon_min) * np.exp(
+            -rule.epsilon_decay * (first_episode + e)
+        )
+        row_1, col_1 = game.starts[0, 0], game.starts[0, 1]
+        row_2, col_2 = game.starts[1, 0], game.starts[1, 1]
+        done_1, done_2 = False, False
+        obs_1 = observe(game, 0, row_1, col_1, row_2, col_2, 0, 0, False)
+        obs_2 = observe(game, 1, row_2, col_2, row_1, col_1, 0, 0, False)
+        return_1, return_2, discount, weight, t = 0.0, 0.0, 1.0, 1.0, 0
+        while t < game.max_steps and not (done_1 and done_2):
+            action_1 = 0 if done_1 else choose_action(mode, rule, q, log_pi0, 0, obs_1, epsilon, probs)
+            action_2 = 0 if done_2 else choose_action(mode, rule, q, log_pi0, 1, obs_2, epsilon, probs)
+            if count_visits:
+                if not done_1:
+                    counts[0, obs_1, action_1] += weight
+                if not done_2:
+                    counts[1, obs_2, action_2] += weight
+
+            row_1, col_1, row_2, col_2, now_done_1, now_done_2, reward_1, reward_2 = transition(
+                game.walls, game.goals, game.contention,
+                row_1, col_1, row_2, col_2, done_1, done_2, action_1, action_2,
+            )
+            next_1 = observe(game, 0, row_1, col_1, row_2, col_2, action_1, action_2, now_done_2)
+            next_2 = observe(game, 1, row_2, col_2, row_1, col_1, action_2, action_1, now_done_1)
+
+            if not done_1:
+                return_1 += discount * reward_1
+                if rule.learn:
+                    update(mode, rule, q, log_pi0, 0, obs_1, action_1, reward_1, now_done_1, next_1)
+            if not done_2:
+                return_2 += discount * reward_2
+                if rule.learn:
+                    update(mode, rule, q, log_pi0, 1, obs_2, action_2, reward_2, now_done_2, next_2)
+
+            obs_1, obs_2, done_1, done_2 = next_1, next_2, now_done_1, now_done_2
+            discount *= return_gamma
+            weight *= count_gamma
+            t += 1
+        returns[e, 0], returns[e, 1], lengths[e] = return_1, return_2, t
+        steps += t
+    return steps
+
+
+# One compiled entry point per way of acting: the mode is a constant in each, so the compiler
+# drops the branches of the other modes from the hot loop.
+@numba.njit(cache=True)
+def _play_epsilon_greedy(game, rule, q, log_pi0, first_episode, n_episodes,
+                         count_visits, counts, count_gamma, return_gamma, returns, lengths):
+    return _play(EPSILON_GREEDY, game, rule, q, log_pi0, first_episode, n_episodes,
+                         count_visits, counts, count_gamma, return_gamma, returns, lengths)
+
+
+@numba.njit(cache=True)
+def _play_greedy(game, rule, q, log_pi0, first_episode, n_episodes,
+                         count_visits, counts, count_gamma, return_gamma, returns, lengths):
+    return _play(GREEDY, game, rule, q, log_pi0, first_episode, n_episodes,
+                         count_visits, counts, count_gamma, return_gamma, returns, lengths)
+
+
+@numba.njit(cache=True)
+def _play_soft(game, rule, q, log_pi0, first_episode, n_episodes,
+                         count_visits, counts, count_gamma, return_gamma, returns, lengths):
+    return _play(SOFT, game, rule, q, log_pi0, first_episode, n_episodes,
+                         count_visits, counts, count_gamma, return_gamma, returns, lengths)
+
+
+_ENTRY_POINTS = {EPSILON_GREEDY: _play_epsilon_greedy, GREEDY: _play_greedy, SOFT: _play_soft}
+
+
+def play_episodes(game: GameSpec, rule: Rule, q, log_pi0, first_episode: int, n_episodes: int,
+                  count_visits: bool, counts, count_gamma: float, return_gamma: float, returns, lengths) -> int:
+    """Play ``n_episodes`` episodes with the compiled loop for ``rule.mode``; return the steps taken.
+
+    See ``_play`` for the arguments.
+    """
+    return _ENTRY_POINTS[rule.mode](game, rule, q, log_pi0, first_episode, n_episodes,
+                                    count_visits, counts, count_gamma, return_gamma, returns, lengths)

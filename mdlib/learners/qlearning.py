@@ -1,0 +1,82 @@
+"""Independent Q-learning: the report's baseline (each agent has its own table, learns alone)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import episodes, rng
+from .base import NO_PRIOR, Protocol, RunResult, check_count, check_real, empty_tables, evaluate
+
+
+@dataclass(frozen=True)
+class QLearning:
+    """Tabular Q-learning per agent over its observation index, epsilon-greedy with
+    ``epsilon = epsilon_min + (1 - epsilon_min) exp(-epsilon_decay * episode)``.
+
+    The defaults are the report's settings. Each task is learned from scratch, as in the report;
+    the greedy policy is evaluated every ``eval_every`` episodes.
+    """
+
+    episodes: int = 2000
+    learning_rate: float = 0.2
+    gamma: float = 0.9
+    epsilon_min: float = 0.01
+    epsilon_decay: float = 0.001
+    eval_every: int = 100
+    protocol: Protocol = field(default_factory=Protocol)
+
+    method = "q_learning"
+
+    def __post_init__(self):
+        check_count("episodes", self.episodes)
+        check_real("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        check_real("gamma", self.gamma, 0.0, 1.0, high_open=True)
+        check_real("epsilon_min", self.epsilon_min, 0.0, 1.0)
+        check_real("epsilon_decay", self.epsilon_decay, 0.0, float("inf"))
+        check_count("eval_every", self.eval_every)
+        self.protocol.check()
+
+    def settings(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "protocol"} | self.protocol.settings()
+
+    def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
+        tasks, specs = self.protocol.specs(tasks)
+        rng.seed(seed)
+        learn = episodes.rule(episodes.EPSILON_GREEDY, learn=True, learning_rate=self.learning_rate,
+                              gamma=self.gamma, epsilon_min=self.epsilon_min,
+                              epsilon_decay=self.epsilon_decay)
+        greedy = episodes.rule(episodes.GREEDY)
+        eval_x = np.unique(np.r_[np.arange(self.eval_every, self.episodes + 1, self.eval_every), self.episodes])
+        train = np.empty((len(tasks), self.episodes, 2))
+        evals = np.empty((len(tasks), len(eval_x), 2))
+        lengths = np.empty(self.episodes, np.int64)
+        tables, steps = [], 0
+        for i, spec in enumerate(specs):
+            q = empty_tables(int(spec.n_cells))
+            done_episodes = 0
+            for k, stop in enumerate(eval_x):
+                n = int(stop - done_episodes)
+                steps += episodes.play_episodes(
+                    spec, learn, q, NO_PRIOR, done_episodes, n, False, NO_PRIOR, 1.0,
+                    self.protocol.return_gamma, train[i, done_episodes:stop], lengths[done_episodes:stop],
+                )
+                done_episodes = int(stop)
+                evals[i, k], eval_steps = evaluate(spec, greedy, q, NO_PRIOR, self.protocol.eval_games,
+                                                   self.protocol.return_gamma)
+                steps += eval_steps
+            if keep_tables:
+                tables.append(q)
+        return RunResult(
+            method=self.method,
+            tasks=tuple(t.name for t in tasks),
+            seed=int(seed),
+            settings=self.settings(),
+            train_x=np.arange(1, self.episodes + 1),
+            train_return=train,
+            eval_x=eval_x,
+            eval_return=evals,
+            env_steps=int(steps),
+            tables={"q": np.array(tables)} if keep_tables else {},
+        )

@@ -1,0 +1,119 @@
+"""Soft Q-learning with a Distral prior (the E-step; report equations 3-5).
+
+With the shared policy pi0 fixed, each task's policy maximises the reward regularised by
+``(alpha/beta) log pi0`` and the entropy ``-(1/beta) log pi``. Its soft values are
+
+    V(s) = (1/beta) log sum_a pi0(a|s)^alpha exp(beta Q(s, a))        (eq. 3)
+    Q(s, a) = r + gamma E[V(s')]                                     (eq. 4)
+    pi(a|s) = pi0(a|s)^alpha exp(beta (Q(s, a) - V(s)))              (eq. 5)
+
+Here alpha is Distral's exponent on the prior and beta its inverse temperature; the learning
+rate is a separate parameter. Everything is computed in log space (log-sum-exp), so beta up to
+100 and prior entries near zero are safe; pi0 is floored at ``PI0_FLOOR`` before its log.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from . import rng
+
+#: Smallest prior probability used in log pi0: a distilled pi0 has exact zeros for actions never
+#: taken in a state, and log 0 would forbid them for ever.
+PI0_FLOOR = 1e-4
+
+
+def log_prior(pi0: np.ndarray, floor: float = PI0_FLOOR) -> np.ndarray:
+    """``log max(pi0, floor)``: the form of the prior the kernels take."""
+    return np.log(np.maximum(pi0, floor))
+
+
+@numba.njit(cache=True, inline="always")
+def soft_policy(q, log_pi0, agent, s, alpha, beta, probs):
+    """Write pi(.|s) of eq. 5 for ``agent`` into ``probs`` and return V(s) of eq. 3 (log-sum-exp).
+
+    ``q`` and ``log_pi0`` are (agents, states, actions) tables.
+    """
+    top = -np.inf
+    for a in range(q.shape[2]):
+        probs[a] = alpha * log_pi0[agent, s, a] + beta * q[agent, s, a]
+        top = max(top, probs[a])
+    total = 0.0
+    for a in range(q.shape[2]):
+        probs[a] = np.exp(probs[a] - top)
+        total += probs[a]
+    for a in range(q.shape[2]):
+        probs[a] /= total
+    return (top + np.log(total)) / beta
+
+
+@numba.njit(cache=True, inline="always")
+def soft_state_value(q, log_pi0, agent, s, alpha, beta):
+    """V(s) of eq. 3 for ``agent``, by log-sum-exp."""
+    top = -np.inf
+    for a in range(q.shape[2]):
+        top = max(top, alpha * log_pi0[agent, s, a] + beta * q[agent, s, a])
+    total = 0.0
+    for a in range(q.shape[2]):
+        total += np.exp(alpha * log_pi0[agent, s, a] + beta * q[agent, s, a] - top)
+    return (top + np.log(total)) / beta
+
+
+@numba.njit(cache=True, inline="always")
+def sample(probs):
+    """Draw an index from a probability vector."""
+    u = np.random.random()
+    cumulative = 0.0
+    for a in range(probs.shape[0] - 1):
+        cumulative += probs[a]
+        if u < cumulative:
+            return a
+    return probs.shape[0] - 1
+
+
+def soft_value(q_values, pi0, alpha: float, beta: float) -> np.ndarray:
+    """Eq. 3 for an array of Q rows (last axis = actions)."""
+    logits = alpha * log_prior(np.asarray(pi0, float)) + beta * np.asarray(q_values, float)
+    top = logits.max(axis=-1)
+    return (top + np.log(np.exp(logits - top[..., None]).sum(axis=-1))) / beta
+
+
+def distral_policy(q_values, pi0, alpha: float, beta: float) -> np.ndarray:
+    """Eq. 5 for an array of Q rows: pi proportional to pi0^alpha exp(beta Q)."""
+    v = soft_value(q_values, pi0, alpha, beta)
+    logits = alpha * log_prior(np.asarray(pi0, float)) + beta * np.asarray(q_values, float)
+    return np.exp(logits - beta * v[..., None])
+
+
+@numba.njit(cache=True)
+def _soft_q_learning_mdp(transitions, rewards, log_pi0, alpha, beta, gamma, steps, power):
+    n_states, n_actions = rewards.shape
+    q = np.zeros((1, n_states, n_actions))
+    visits = np.zeros((n_states, n_actions))
+    for _ in range(steps):
+        s = np.random.randint(n_states)
+        a = np.random.randint(n_actions)
+        s_next = sample(transitions[s, a])
+        visits[s, a] += 1.0
+        learning_rate = 1.0 / visits[s, a] ** power
+        target = rewards[s, a] + gamma * soft_state_value(q, log_pi0, 0, s_next, alpha, beta)
+        q[0, s, a] += learning_rate * (target - q[0, s, a])
+    return q[0]
+
+
+def soft_q_learning_mdp(
+    transitions, rewards, pi0, alpha: float, beta: float, gamma: float, steps: int, seed: int = 0,
+    power: float = 0.6,
+) -> np.ndarray:
+    """Sampled soft Q-learning (eqs. 3-4) on a small tabular MDP, for checking the update.
+
+    ``transitions[s, a]`` is the distribution of s', ``rewards[s, a]`` the reward. State-action
+    pairs are drawn uniformly; the learning rate of a pair is ``1 / visits^power`` (a
+    Robbins-Monro schedule, so the estimate converges rather than hovering).
+    """
+    rng.seed(seed)
+    return _soft_q_learning_mdp(
+        np.asarray(transitions, float), np.asarray(rewards, float), log_prior(np.asarray(pi0, float))[None],
+        float(alpha), float(beta), float(gamma), int(steps), float(power),
+    )
