@@ -123,3 +123,81 @@ def _label(ax, x: float, y: float, text: str, height: float, colour: str) -> Non
 
 def _pretty(name: str) -> str:
     return f"task {name[4:]}" if name.startswith("task") and name[4:].isdigit() else name
+
+
+# Learning curves -------------------------------------------------------------------------------
+
+AGENT_LABELS = ("agent 1", "agent 2")
+
+
+def plot_curve(ax, summary, agent: int, label: str, linestyle: str = "-", band: bool = True):
+    """One agent's mean curve with its 95% band across seeds."""
+    colour = GOAL_COLOURS[agent]
+    ax.plot(summary.x, summary.mean[:, agent], linestyle, color=colour, linewidth=1.8, label=label)
+    if band and summary.n_seeds > 1:
+        ax.fill_between(summary.x, summary.low[:, agent], summary.high[:, agent], color=colour,
+                        alpha=0.18, linewidth=0)
+
+
+def plot_optimum(ax, optimum: float, label: str = "exact joint optimum, per agent") -> None:
+    ax.axhline(optimum, color=COLOURS["text"], linestyle=":", linewidth=1.4, label=label)
+
+
+def style_return_axes(ax, title: str | None = None, legend: bool = True) -> None:
+    ax.set_xlabel("games per task")
+    ax.set_ylabel("discounted return (γ = 0.99), mean over tasks")
+    ax.grid(True, color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    if title:
+        ax.set_title(title, fontsize=12)
+    if legend:
+        ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
+def plot_runs(ax, runs, optimum: float | None = None, title: str | None = None, training: bool = True,
+              window: int = 1, name: str = "", legend: bool = True):
+    """Evaluation (solid) and, optionally, training (dashed) curves of both agents, with 95% bands
+    across seeds, against the exact optimum (dotted)."""
+    prefix = f"{name} " if name else ""
+    evaluation = runs.evaluation()
+    for agent in (0, 1):
+        plot_curve(ax, evaluation, agent, f"{prefix}{AGENT_LABELS[agent]}, evaluation")
+        if training:
+            plot_curve(ax, runs.training(window), agent, f"{prefix}{AGENT_LABELS[agent]}, training", "--",
+                       band=False)
+    if optimum is not None:
+        plot_optimum(ax, optimum)
+    style_return_axes(ax, title, legend)
+    return ax
+
+
+def figure_q_learning(runs, optimum: float | None = None, window: int = 50):
+    """The report's figure 3 redrawn: Q-learning's training and evaluation returns per agent."""
+    fig, ax = plt.subplots(figsize=(9.5, 4.6), layout="constrained")
+    plot_runs(ax, runs, optimum, window=window,
+              title=f"Independent Q-learning, {len(runs.tasks)} tasks, {len(runs.seeds)} seeds "
+                    f"(training averaged over {window} games)")
+    return fig
+
+
+def figure_multidistral(v1, v2, optimum: float | None = None, suptitle: str | None = None):
+    """The report's figures 4 and 5 redrawn: MultiDistral V1 (left) and V2 (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.0), layout="constrained", sharey=True)
+    for ax, runs, version in zip(axes, (v1, v2), ("V1: one π0 per agent", "V2: one π0 for both")):
+        plot_runs(ax, runs, optimum, title=f"MultiDistral {version}", legend=False)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, frameon=False,
+               fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13)
+    return fig
+
+
+def save_figure(fig, path_stem, formats=("png", "svg"), dpi: int = 150) -> list[str]:
+    """Write ``fig`` as ``path_stem.png`` and ``.svg`` with fixed metadata, so files repeat."""
+    paths = []
+    for fmt in formats:
+        path = f"{path_stem}.{fmt}"
+        metadata = {"Software": None} if fmt == "png" else {"Date": None}
+        fig.savefig(path, dpi=dpi, metadata=metadata)
+        paths.append(path)
+    return paths

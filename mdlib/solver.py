@@ -166,6 +166,46 @@ def solve_joint(
     )
 
 
+def soft_value_iteration(
+    transitions, rewards, pi0, alpha: float, beta: float, gamma: float, tol: float = 1e-12
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exact regularised (soft) values of a small tabular MDP with a Distral prior.
+
+    Iterates the report's equations 3-4 to their fixed point (a gamma-contraction):
+
+        V(s) = (1/beta) log sum_a pi0(a|s)^alpha exp(beta Q(s, a))        (eq. 3)
+        Q(s, a) = R(s, a) + gamma sum_s' p(s'|s, a) V(s')                 (eq. 4)
+
+    and returns ``(Q, V, pi)`` with ``pi(a|s) = pi0(a|s)^alpha exp(beta (Q(s, a) - V(s)))`` (eq. 5).
+    ``transitions[s, a]`` is the distribution of s' (shape (S, A, S)), ``rewards`` and ``pi0`` are
+    (S, A). The prior is used exactly as given (no floor), with ``pi0^0 = 1``; it is the reference
+    the sampled soft Q-learning of :mod:`mdlib.learners.softq` is tested against.
+    """
+    p = np.asarray(transitions, float)
+    r = np.asarray(rewards, float)
+    prior = np.asarray(pi0, float)
+    n_states, n_actions = r.shape
+    if p.shape != (n_states, n_actions, n_states) or prior.shape != (n_states, n_actions):
+        raise ValueError(f"shapes do not fit: transitions {p.shape}, rewards {r.shape}, pi0 {prior.shape}")
+    if not (0 <= alpha <= 1 and beta > 0 and 0 < gamma < 1):
+        raise ValueError(f"need alpha in [0, 1], beta > 0, gamma in (0, 1); got {alpha}, {beta}, {gamma}")
+    if alpha == 0:
+        log_weight = np.zeros_like(prior)
+    else:
+        with np.errstate(divide="ignore"):
+            log_weight = alpha * np.log(prior)
+
+    def soft_max(q: np.ndarray) -> np.ndarray:  # eq. 3, by log-sum-exp
+        logits = log_weight + beta * q
+        top = logits.max(axis=1)
+        return (top + np.log(np.exp(logits - top[:, None]).sum(axis=1))) / beta
+
+    v = _iterate(lambda v: soft_max(r + gamma * p @ v), n_states, tol)
+    q = r + gamma * p @ v
+    v = soft_max(q)
+    return q, v, np.exp(log_weight + beta * (q - v[:, None]))
+
+
 def _iterate(update, n_states: int, tol: float, max_iterations: int = 100_000) -> np.ndarray:
     value = np.zeros(n_states)
     for _ in range(max_iterations):
@@ -191,3 +231,21 @@ def _follow(mdp: JointMDP, policy: np.ndarray, max_steps: int = 200) -> game.Tra
         actions=np.array(actions, dtype=np.int64).reshape(-1, 2),
         rewards=np.array(rewards, dtype=np.float64).reshape(-1, 2),
     )
+
+
+def optimum_table(tasks="original", gammas=(0.99, 0.9)) -> str:
+    """A Markdown table of the joint optimum of each task: total, both splits and lone optima."""
+    tasks = resolve_tasks(tasks)
+    lines = [
+        "| task | γ | joint optimum (sum) | split favouring agent 1 | split favouring agent 2 "
+        "| lone agent 1, lone agent 2 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for gamma in gammas:
+        for task in tasks:
+            s = solve_joint(task, gamma)
+            first1 = ", ".join(f"{s.returns[a]:.2f}" for a in AGENT_NAMES)
+            first2 = ", ".join(f"{s.alternative[a]:.2f}" for a in AGENT_NAMES)
+            lone = ", ".join(f"{s.lone_returns[a]:.2f}" for a in AGENT_NAMES)
+            lines.append(f"| {task.name} | {gamma} | {s.value:.2f} | {first1} | {first2} | {lone} |")
+    return "\n".join(lines)

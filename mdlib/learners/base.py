@@ -28,7 +28,7 @@ def check_real(name: str, value, low: float, high: float, low_open=False, high_o
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     ok = ok and math.isfinite(value)
     ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     require(ok, f"{name} must lie in {interval}, got {value!r}")
 
 

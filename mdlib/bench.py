@@ -1,0 +1,153 @@
+"""``python -m mdlib bench``: how fast the compiled loops run on this machine.
+
+Every rate is environment steps per second of the one compiled episode loop, timed after it is
+compiled (best of a few repeats). The plain-Python figure runs the very same loop source with
+numba switched off (``NUMBA_DISABLE_JIT=1``) in a subprocess, and checks it returns the same
+results, so the ratio compares like with like. Compile time is measured in a subprocess with an
+empty numba cache, and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from .learners import MultiDistral, QLearning, episodes, rng
+from .learners.base import NO_PRIOR, empty_tables
+from .learners.softq import log_prior
+from .tasks import load_task
+
+BENCH_TASK = "task1"
+PLAIN_PYTHON_EPISODES = 300
+
+
+def _loop_rate(rule, episodes_count: int, prior=None, count_visits=False, repeats: int = 3,
+               seed: int = 0) -> tuple[float, int]:
+    """Best steps/s of ``episodes_count`` episodes on the bench task, each repeat from a fresh table."""
+    spec = episodes.game_spec(load_task(BENCH_TASK))
+    best, steps = 0.0, 0
+    for _ in range(repeats):
+        q = empty_tables(int(spec.n_cells))
+        log_pi0 = NO_PRIOR if prior is None else prior
+        counts = np.zeros_like(q) if count_visits else NO_PRIOR
+        returns, lengths = np.empty((episodes_count, 2)), np.empty(episodes_count, np.int64)
+        rng.seed(seed)
+        start = time.perf_counter()
+        steps = episodes.play_episodes(spec, rule, q, log_pi0, 0, episodes_count, count_visits, counts,
+                                       0.99, 0.99, returns, lengths)
+        best = max(best, steps / (time.perf_counter() - start))
+    return best, steps
+
+
+def q_learning_rule() -> episodes.Rule:
+    d = QLearning()
+    return episodes.rule(episodes.EPSILON_GREEDY, learn=True, learning_rate=d.learning_rate, gamma=d.gamma,
+                         epsilon_min=d.epsilon_min, epsilon_decay=d.epsilon_decay)
+
+
+def q_learning_returns(n_episodes: int, seed: int = 0) -> tuple[np.ndarray, int, float]:
+    """Q-learning with the report's settings on the bench task: returns, steps and seconds."""
+    spec = episodes.game_spec(load_task(BENCH_TASK))
+    q = empty_tables(int(spec.n_cells))
+    returns, lengths = np.empty((n_episodes, 2)), np.empty(n_episodes, np.int64)
+    rng.seed(seed)
+    start = time.perf_counter()
+    steps = episodes.play_episodes(spec, q_learning_rule(), q, NO_PRIOR, 0, n_episodes, False, NO_PRIOR,
+                                   1.0, 0.99, returns, lengths)
+    return returns, steps, time.perf_counter() - start
+
+
+def _plain_python_main() -> None:
+    """Entry point of the subprocess that runs the loop with numba disabled."""
+    returns, steps, seconds = q_learning_returns(PLAIN_PYTHON_EPISODES)
+    print(json.dumps({"steps": steps, "seconds": seconds, "returns": returns.tolist()}))
+
+
+def _subprocess(code: str, env_extra: dict) -> dict:
+    env = dict(os.environ, **env_extra)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure_compile() -> dict:
+    """Seconds to compile every kernel from scratch, in a fresh process with an empty numba cache."""
+    code = (
+        "import json, time\n"
+        "t0 = time.perf_counter()\n"
+        "import mdlib.learners as L\n"
+        "t1 = time.perf_counter()\n"
+        "L.QLearning(episodes=1, eval_every=1).run('task1')\n"
+        "L.MultiDistral(iterations=1, e_games=1, m_games=1).run('task1')\n"
+        "t2 = time.perf_counter()\n"
+        "print(json.dumps({'import_s': t1 - t0, 'compile_s': t2 - t1}))\n"
+    )
+    with tempfile.TemporaryDirectory() as cache:
+        return _subprocess(code, {"NUMBA_CACHE_DIR": cache})
+
+
+def run_benchmark(progress=print) -> dict:
+    progress("compiling every kernel from scratch (fresh process, empty cache) ...")
+    compile_info = measure_compile()
+    MultiDistral(iterations=1, e_games=1, m_games=1).run(BENCH_TASK)  # load kernels here
+    QLearning(episodes=1, eval_every=1).run(BENCH_TASK)
+
+    progress("timing the compiled loops ...")
+    env_rate, _ = _loop_rate(episodes.rule(episodes.GREEDY), 2000)  # a zero table: random actions
+    q_rate, _ = _loop_rate(q_learning_rule(), 2000)
+    md = MultiDistral()
+    uniform = log_prior(np.full((2, empty_tables(23).shape[1], 5), 0.2))
+    soft = episodes.rule(episodes.SOFT, learn=True, learning_rate=md.learning_rate, gamma=md.gamma,
+                         alpha=md.alpha, beta=md.beta)
+    soft_rate, _ = _loop_rate(soft, 500, prior=uniform)
+    play = episodes.rule(episodes.SOFT, alpha=md.alpha, beta=md.beta)
+    mstep_rate, _ = _loop_rate(play, 500, prior=uniform, count_visits=True)
+
+    run_times = []
+    for seed in range(3):
+        start = time.perf_counter()
+        result = md.run("original", seed=seed)
+        run_times.append(time.perf_counter() - start)
+
+    progress(f"running the same Q-learning loop as plain Python ({PLAIN_PYTHON_EPISODES} episodes) ...")
+    plain = _subprocess("from mdlib.bench import _plain_python_main; _plain_python_main()",
+                        {"NUMBA_DISABLE_JIT": "1"})
+    compiled_returns, _, _ = q_learning_returns(PLAIN_PYTHON_EPISODES)
+    plain_rate = plain["steps"] / plain["seconds"]
+    return {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "task": BENCH_TASK,
+        "env_steps_per_s": round(env_rate),
+        "q_learning_steps_per_s": round(q_rate),
+        "soft_q_steps_per_s": round(soft_rate),
+        "mstep_steps_per_s": round(mstep_rate),
+        "multidistral_run_s": round(min(run_times), 3),
+        "multidistral_run_env_steps": result.env_steps,
+        "plain_python_q_learning_steps_per_s": round(plain_rate),
+        "compiled_over_plain_python": round(q_rate / plain_rate, 1),
+        "plain_python_matches_compiled": bool(np.array_equal(np.array(plain["returns"]), compiled_returns)),
+        "compile_s": round(compile_info["compile_s"], 2),
+        "import_s": round(compile_info["import_s"], 2),
+    }
+
+
+def format_report(r: dict) -> str:
+    rows = [
+        ("environment, random actions", f"{r['env_steps_per_s']:>14,} steps/s"),
+        ("independent Q-learning", f"{r['q_learning_steps_per_s']:>14,} steps/s"),
+        ("soft-Q E-step", f"{r['soft_q_steps_per_s']:>14,} steps/s"),
+        ("M-step rollouts", f"{r['mstep_steps_per_s']:>14,} steps/s"),
+        ("Q-learning, same loop as plain Python", f"{r['plain_python_q_learning_steps_per_s']:>14,} steps/s"),
+        ("compiled / plain Python", f"{r['compiled_over_plain_python']:>14}x"
+                                    f" (same results: {r['plain_python_matches_compiled']})"),
+        ("one MultiDistral run, report defaults", f"{r['multidistral_run_s']:>14} s"
+                                                  f" ({r['multidistral_run_env_steps']:,} steps)"),
+        ("compiling every kernel (empty cache)", f"{r['compile_s']:>14} s"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

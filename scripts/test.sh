@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run the whole test suite: mdlib's tests, strict nbval over every notebook, the strict book build
+# and the browser test of the built site. Installs what it needs first (.venv, front-end assets,
+# Debian's chromium). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/setup.sh
+bash scripts/vendor-assets.sh
+
+if ! command -v chromium >/dev/null; then
+  echo "test: installing Debian's chromium for the browser test" >&2
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq chromium
+  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi
+fi
+
+exec .venv/bin/python -m pytest -n 2 --dist loadfile --nbval \
+  --nbval-sanitize-with tests/nbval-sanitize.cfg "$@"
