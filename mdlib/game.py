@@ -206,10 +206,10 @@ def play(task: Task, policy, max_steps: int = 200, contention: str = "reference"
     arrays, code = game_arrays(task), contention_code(contention)
     pos, done, prev = arrays.starts.copy(), np.zeros(2, np.bool_), np.zeros(2, np.int64)
     positions, dones, actions, rewards = [pos.copy()], [done.copy()], [], []
-    for step in range(max_steps):
+    for t in range(max_steps):
         if done.all():
             break
-        joint = np.array(policy(pos, done, prev, step), dtype=np.int64)
+        joint = np.array(policy(pos, done, prev, t), dtype=np.int64)
         joint[done] = 0
         pos, done, reward = step(arrays.walls, arrays.goals, code, pos, done, joint)
         prev = joint

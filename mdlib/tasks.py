@@ -124,7 +124,7 @@ def parse_task(text: str, name: str, source: str) -> Task:
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
-        raise ValueError(f"{source}: the map is empty")
+        raise ValueError(f"{source}, line 1, column 1: the map is empty")
 
     grid: list[list[int]] = []
     columns: list[list[int]] = []  # 1-based text column of each symbol, for messages
@@ -170,7 +170,8 @@ def parse_task(text: str, name: str, source: str) -> Task:
             found[symbol] = (int(row), int(col))
     for symbol, what in SYMBOL_NAMES.items():
         if symbol not in found:
-            raise ValueError(f"{source}: missing {what}")
+            end = f"{source}, line {len(lines)}, column {len(lines[-1].rstrip()) + 1}"
+            raise ValueError(f"{end}: missing {what}: the map ends without one")
 
     for (row, col), symbol in np.ndenumerate(cells):
         on_border = row in (0, n_rows - 1) or col in (0, n_cols - 1)
