@@ -131,13 +131,24 @@ def run_seeds(method, tasks="original", seeds=10, workers: int | None = None,
               progress: bool = True, description: str | None = None) -> SeedRuns:
     """Run ``method`` once per seed (``seeds`` is a count, meaning 0..N-1, or a list of seeds),
     over ``workers`` processes (default: all cores). Each run is repeatable bit for bit."""
+    (runs,) = run_many([method], tasks, seeds, workers, progress, description or method.method)
+    return runs
+
+
+def run_many(methods, tasks="original", seeds=10, workers: int | None = None, progress: bool = True,
+             description: str = "runs") -> list[SeedRuns]:
+    """Several methods (for example a grid of α, β settings), every one over the same seeds, in
+    one pool of worker processes; returns one :class:`SeedRuns` per method, in order."""
     seeds = _seed_list(seeds)
     tasks = resolve_tasks(tasks)
-    workers = min(len(seeds), workers or os.cpu_count() or 1)
+    methods = list(methods)
+    require(len(methods) > 0, "no methods given")
+    jobs = [(method, tasks, seed) for method in methods for seed in seeds]
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
     check_count("workers", workers)
-    _warm_up(method, tasks)
-    jobs = [(method, tasks, seed) for seed in seeds]
-    bar = tqdm(total=len(jobs), desc=description or method.method, unit="seed", disable=not progress)
+    for method in methods:
+        _warm_up(method, tasks)
+    bar = tqdm(total=len(jobs), desc=description, unit="run", disable=not progress)
     results: list[RunResult] = []
     if workers == 1:
         for job in jobs:
@@ -150,7 +161,8 @@ def run_seeds(method, tasks="original", seeds=10, workers: int | None = None,
                 results.append(result)
                 bar.update()
     bar.close()
-    return SeedRuns.stack(results)
+    n = len(seeds)
+    return [SeedRuns.stack(results[i * n:(i + 1) * n]) for i in range(len(methods))]
 
 
 def _seed_list(seeds) -> list[int]:
@@ -164,7 +176,8 @@ def _seed_list(seeds) -> list[int]:
 
 
 def _warm_up(method, tasks) -> None:
-    """Compile (or load) the kernels once in this process, so forked workers inherit them."""
+    """Compile (or load) the kernels once in this process, so forked workers inherit them
+    (a matter of milliseconds once they are compiled)."""
     if isinstance(method, QLearning):
         replace(method, episodes=1, eval_every=1).run(tasks[:1], seed=0)
     else:

@@ -4,8 +4,9 @@ MultiDistral V1/V2, all running one compiled episode loop over the game's transi
 from .base import Protocol, RunResult
 from .distill import distill, visit_counts
 from .multidistral import MultiDistral
+from .policies import TablePolicy, learned_policy, play_learned
 from .qlearning import QLearning
 from .softq import PI0_FLOOR, distral_policy, soft_value
 
-__all__ = ["MultiDistral", "PI0_FLOOR", "Protocol", "QLearning", "RunResult", "distill",
-           "distral_policy", "soft_value", "visit_counts"]
+__all__ = ["MultiDistral", "PI0_FLOOR", "Protocol", "QLearning", "RunResult", "TablePolicy", "distill",
+           "distral_policy", "learned_policy", "play_learned", "soft_value", "visit_counts"]

@@ -66,6 +66,8 @@ class MultiDistral:
         return {k: v for k, v in asdict(self).items() if k != "protocol"} | self.protocol.settings()
 
     def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
+        """Run MultiDistral once. With ``keep_tables`` the result keeps the task Q tables, the
+        prior they were learned against (``prior``) and the last distilled ``pi0``."""
         tasks, specs = self.protocol.specs(tasks)
         rng.seed(seed)
         n_cells = int(specs[0].n_cells)
@@ -97,7 +99,7 @@ class MultiDistral:
                     spec, play, q[i], log_pi0, 0, self.m_games, True, counts, self.gamma,
                     self.protocol.return_gamma, returns, lengths,
                 )
-            pi0 = distill(counts, self.version)  # eq. 6 (V1) or eq. 8 (V2)
+            prior, pi0 = pi0, distill(counts, self.version)  # eq. 6 (V1) or eq. 8 (V2)
         x = np.arange(1, self.iterations + 1) * self.games_per_iteration
         return RunResult(
             method=self.method,
@@ -109,5 +111,5 @@ class MultiDistral:
             eval_x=x,
             eval_return=evals,
             env_steps=int(steps),
-            tables={"q": q, "pi0": pi0} if keep_tables else {},
+            tables={"q": q, "prior": prior, "pi0": pi0} if keep_tables else {},
         )

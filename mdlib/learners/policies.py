@@ -1,0 +1,54 @@
+"""Learned tables as playable policies, for GIFs and pictures of what the agents learned."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..game import Trajectory, agent_observation, game_arrays, play
+from ..tasks import Task, load_task
+from .softq import distral_policy
+
+
+class TablePolicy:
+    """Both agents acting from their tables: greedy on Q (ties at random) or sampling eq. 5."""
+
+    def __init__(self, task: Task, q: np.ndarray, pi0: np.ndarray | None = None, alpha: float = 0.0,
+                 beta: float = 1.0, order: str = "egocentric", seed: int = 0):
+        self.task, self.arrays = task, game_arrays(task)
+        self.q, self.pi0, self.alpha, self.beta = q, pi0, alpha, beta
+        self.egocentric = order == "egocentric"
+        self.rng = np.random.default_rng(seed)
+
+    def probabilities(self, agent: int, s: int) -> np.ndarray:
+        if self.pi0 is None:
+            row = self.q[agent, s]
+            best = row == row.max()
+            return best / best.sum()
+        return distral_policy(self.q[agent, s], self.pi0[agent, s], self.alpha, self.beta)
+
+    def __call__(self, pos, done, prev, t):
+        actions = []
+        for agent in (0, 1):
+            s = agent_observation(self.arrays.cell_index, self.arrays.n_cells, pos, prev, done, agent,
+                                  self.egocentric)
+            actions.append(int(self.rng.choice(len(self.q[agent, s]), p=self.probabilities(agent, s))))
+        return actions
+
+
+def learned_policy(result, task_index: int = 0, seed: int = 0, task: Task | None = None) -> TablePolicy:
+    """The policy a run learned on one of its tasks (the run must keep its tables); give ``task``
+    when the run's tasks are map files rather than built-in names."""
+    if "q" not in result.tables:
+        raise ValueError("this run kept no tables: run it with keep_tables=True")
+    task = task or load_task(result.tasks[task_index])
+    settings = result.settings
+    if result.method == "q_learning":
+        return TablePolicy(task, result.tables["q"][task_index], order=settings["order"], seed=seed)
+    return TablePolicy(task, result.tables["q"][task_index], result.tables["prior"], settings["alpha"],
+                       settings["beta"], settings["order"], seed)
+
+
+def play_learned(result, task_index: int = 0, seed: int = 0, task: Task | None = None) -> Trajectory:
+    """One episode of the learned policies on a task, learning nothing."""
+    policy = learned_policy(result, task_index, seed, task)
+    return play(policy.task, policy, result.settings["max_steps"], result.settings["contention"])
