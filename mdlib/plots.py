@@ -22,8 +22,9 @@ from .tasks import TASK_SETS, Task, load_task, load_task_set
 _BOLD = FontProperties(family="DejaVu Sans", weight="bold")
 
 
-def draw_task(task: Task | str, ax=None, title: str | None = None):
-    """Draw one map with both agents at their starts and both goals; return the axes.
+def draw_task(task: Task | str, ax=None, title: str | None = None, agents: bool = True):
+    """Draw one map with both goals and (unless ``agents=False``) both agents at their starts;
+    return the axes.
 
     Cell ``(row, col)`` is the unit square centred on ``x = col, y = row``, row 0 at the top.
     """
@@ -43,7 +44,7 @@ def draw_task(task: Task | str, ax=None, title: str | None = None):
             )
         )
         _label(ax, col, row, f"G{agent + 1}", 0.27, "white")
-    for agent, (row, col) in enumerate(task.starts):
+    for agent, (row, col) in enumerate(task.starts if agents else ()):
         ax.add_patch(_agent_patch(agent, col, row, 0.36))
         _label(ax, col, row, str(agent + 1), 0.36, GOAL_COLOURS[agent])
     ax.set_xlim(-0.5, cols - 0.5)
@@ -201,3 +202,42 @@ def save_figure(fig, path_stem, formats=("png", "svg"), dpi: int = 150) -> list[
         fig.savefig(path, dpi=dpi, metadata=metadata)
         paths.append(path)
     return paths
+
+
+# Policies on the map ---------------------------------------------------------------------------
+
+def draw_policy(task: Task | str, table: np.ndarray, agent: int = 0, other_cell=None, ax=None,
+                title: str | None = None, order: str = "egocentric"):
+    """A policy table drawn on the map: in every free cell, arrows whose lengths are the
+    probabilities of the four moves (and a dot for staying), for ``agent`` standing there while
+    the other agent waits at ``other_cell`` (default: its start), both previous actions "stay".
+
+    ``table`` is (2, n_observations, 5), one row set per agent (a V2 π0 has equal halves).
+    """
+    from .game import agent_observation
+
+    task = task if isinstance(task, Task) else load_task(task)
+    ax = draw_task(task, ax, title=title, agents=False)
+    other = 1 - agent
+    other_cell = tuple(other_cell) if other_cell is not None else task.starts[other]
+    ax.add_patch(_agent_patch(other, other_cell[1], other_cell[0], 0.36))
+    _label(ax, other_cell[1], other_cell[0], str(other + 1), 0.36, GOAL_COLOURS[other])
+    cell_index = task.cell_index
+    prev, done = np.zeros(2, np.int64), np.zeros(2, np.bool_)
+    colour = GOAL_COLOURS[agent]
+    for row, col in task.free_cells:
+        if (row, col) == other_cell:
+            continue
+        pos = np.zeros((2, 2), np.int64)
+        pos[agent], pos[other] = (row, col), other_cell
+        s = agent_observation(cell_index, task.n_cells, pos, prev, done, agent, order == "egocentric")
+        probs = table[agent, s]
+        ax.add_patch(Circle((col, row), 0.07 + 0.25 * np.sqrt(probs[0]), facecolor=colour, alpha=0.35,
+                            edgecolor="none"))
+        for action, (d_row, d_col) in enumerate(((1, 0), (-1, 0), (0, -1), (0, 1)), start=1):
+            length = 0.45 * probs[action]
+            if length > 0.02:
+                ax.arrow(col, row, d_col * length, d_row * length, width=0.035, head_width=0.14,
+                         head_length=min(0.12, length), length_includes_head=True, color=colour,
+                         linewidth=0)
+    return ax
