@@ -6,7 +6,6 @@ whatever the figure's size: one map in a notebook and five side by side in the R
 
 from __future__ import annotations
 
-import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,7 +16,7 @@ from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
 from .render import AGENT_COLOURS, COLOURS, GOAL_COLOURS
-from .tasks import TASK_SETS, Task, load_task, load_task_set
+from .tasks import Task, load_task, resolve_tasks
 
 _BOLD = FontProperties(family="DejaVu Sans", weight="bold")
 
@@ -58,16 +57,7 @@ def draw_task(task: Task | str, ax=None, title: str | None = None, agents: bool 
 def draw_tasks(tasks="original", title: str | None = "The five tasks of the report"):
     """All maps side by side with one shared legend; ``tasks`` is a task-set name or a sequence of
     tasks, names or paths. Returns the figure (one axes per map)."""
-    if isinstance(tasks, Task):
-        tasks = (tasks,)
-    elif isinstance(tasks, str) and tasks in TASK_SETS:
-        tasks = load_task_set(tasks)
-    elif isinstance(tasks, (str, os.PathLike)):
-        tasks = (load_task(tasks),)
-    else:
-        tasks = tuple(t if isinstance(t, Task) else load_task(t) for t in tasks)
-    if not tasks:
-        raise ValueError("no tasks to draw")
+    tasks = resolve_tasks(tasks, same_layout=False)
     rows, cols = tasks[0].shape
     size = (0.36 * cols * len(tasks) + 0.4, 0.36 * rows + 1.0)
     fig, axes = plt.subplots(1, len(tasks), figsize=size, layout="constrained", squeeze=False)

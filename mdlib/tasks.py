@@ -97,8 +97,9 @@ def load_task_set(name: str) -> tuple[Task, ...]:
     return tuple(load_task(task) for task in TASK_SETS[name])
 
 
-def resolve_tasks(tasks) -> tuple[Task, ...]:
-    """Accept a task-set name, one task, or a sequence of tasks/names/paths; check they share walls."""
+def resolve_tasks(tasks, same_layout: bool = True) -> tuple[Task, ...]:
+    """Accept a task-set name, one task, or a sequence of tasks/names/paths; unless
+    ``same_layout=False``, check they share walls (as tasks learned together must)."""
     if isinstance(tasks, Task):
         resolved = (tasks,)
     elif isinstance(tasks, str) and tasks in TASK_SETS:
@@ -109,7 +110,7 @@ def resolve_tasks(tasks) -> tuple[Task, ...]:
         resolved = tuple(t if isinstance(t, Task) else load_task(t) for t in tasks)
     if not resolved:
         raise ValueError("no tasks given")
-    for task in resolved[1:]:
+    for task in resolved[1:] if same_layout else ():
         if not task.same_layout(resolved[0]):
             raise ValueError(
                 f"task {task.name!r} has different walls from {resolved[0].name!r}: "

@@ -62,6 +62,16 @@ class Protocol:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+class Learner:
+    """What both learners' settings objects share: their settings as one flat dict."""
+
+    protocol: Protocol
+
+    def settings(self) -> dict:
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "protocol"}
+        return own | self.protocol.settings()
+
+
 @dataclass
 class RunResult:
     """One seeded run of one method on a task set.

@@ -9,18 +9,18 @@ agents learn their task policies by soft Q-learning against the current prior (e
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import episodes, rng
-from .base import Protocol, RunResult, check_count, check_real, empty_tables, evaluate, require
+from .base import Learner, Protocol, RunResult, check_count, check_real, empty_tables, evaluate, require
 from .distill import VERSIONS, distill
 from .softq import PI0_FLOOR, log_prior
 
 
 @dataclass(frozen=True)
-class MultiDistral:
+class MultiDistral(Learner):
     """MultiDistral with the report's settings as defaults.
 
     ``alpha`` (Distral's exponent on pi0, in [0, 1]) and ``beta`` (its inverse temperature, > 0)
@@ -61,9 +61,6 @@ class MultiDistral:
     @property
     def games_per_iteration(self) -> int:
         return self.e_games + self.m_games
-
-    def settings(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "protocol"} | self.protocol.settings()
 
     def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
         """Run MultiDistral once. With ``keep_tables`` the result keeps the task Q tables, the

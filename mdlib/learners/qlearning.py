@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import episodes, rng
-from .base import NO_PRIOR, Protocol, RunResult, check_count, check_real, empty_tables, evaluate
+from .base import Learner, NO_PRIOR, Protocol, RunResult, check_count, check_real, empty_tables, evaluate
 
 
 @dataclass(frozen=True)
-class QLearning:
+class QLearning(Learner):
     """Tabular Q-learning per agent over its observation index, epsilon-greedy with
     ``epsilon = epsilon_min + (1 - epsilon_min) exp(-epsilon_decay * episode)``.
 
@@ -37,9 +37,6 @@ class QLearning:
         check_real("epsilon_decay", self.epsilon_decay, 0.0, float("inf"))
         check_count("eval_every", self.eval_every)
         self.protocol.check()
-
-    def settings(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "protocol"} | self.protocol.settings()
 
     def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
         tasks, specs = self.protocol.specs(tasks)
