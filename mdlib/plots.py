@@ -6,7 +6,6 @@ whatever the figure's size: one map in a notebook and five side by side in the R
 
 from __future__ import annotations
 
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.font_manager import FontProperties
