@@ -46,8 +46,11 @@ class GameArrays:
 
 
 def game_arrays(task: Task) -> GameArrays:
+    # A writeable copy of the walls: a Task's own array is read-only, and numba compiles a
+    # read-only array as a different type, so a Task unpickled in a worker process (writeable)
+    # would miss the kernels compiled in the parent and compile them all again.
     return GameArrays(
-        walls=np.ascontiguousarray(task.walls, dtype=np.bool_),
+        walls=np.array(task.walls, dtype=np.bool_, order="C"),
         goals=np.array(task.goals, dtype=np.int64),
         starts=np.array(task.starts, dtype=np.int64),
         cell_index=task.cell_index,

@@ -1,0 +1,224 @@
+"""Distillation, the M-step (report equations 6 and 8).
+
+With the task policies fixed, the pi0 maximising sum_i E_{pi_i}[sum_t gamma^t log pi0(a_t|s_t)]
+is the normalised discounted visit count: count[s, a] = sum over played steps t with s_t = s,
+a_t = a of gamma^t, then pi0(.|s) = count[s, .] / sum_a count[s, a]. V1 keeps one table per
+agent; V2 pools both agents' counts into one (eq. 8), which lines up because observations are
+egocentric. A state never visited has no information: pi0 is uniform there.
+
+The expected counts below are written out by hand from the maps of tasks 1 and 5 (task 5:
+agent 1 starts at (1, 7) with its goal at (5, 7), agent 2 at (1, 1) with its goal at (5, 1);
+task 1 swaps the starts: agent 1 at (1, 1), agent 2 at (1, 7)), in the egocentric septuple
+(own cell, other's cell, own previous action, other's previous action, other done).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mdlib import game, load_task, solve_joint
+from mdlib.learners import distill, visit_counts
+from mdlib.learners import episodes
+
+STAY, DOWN, UP, LEFT, RIGHT = range(5)
+G = 0.9  # discount of the counts in the hand-written examples
+
+
+def scripted(actions_1, actions_2):
+    return lambda pos, done, prev, t: (actions_1[t], actions_2[t])
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return {name: load_task(name) for name in ("task1", "task4", "task5")}
+
+
+@pytest.fixture(scope="module")
+def trajectories(tasks):
+    t5, t1 = tasks["task5"], tasks["task1"]
+    return [
+        # A: both walk straight down, arriving together after 4 steps.
+        game.play(t5, scripted([DOWN] * 4, [DOWN] * 4)),
+        # B: agent 1 waits one step, agent 2 arrives first (after 4 steps) and is done at step 4.
+        game.play(t5, scripted([STAY] + [DOWN] * 4, [DOWN] * 4 + [STAY])),
+        # C: both bump into the outer wall first (the move fails), then walk down.
+        game.play(t5, scripted([RIGHT] + [DOWN] * 4, [LEFT] + [DOWN] * 4)),
+        # D: task 1, truncated after one step: agent 1 moves right, agent 2 stays.
+        game.play(t1, scripted([RIGHT], [STAY]), max_steps=1),
+    ]
+
+
+def observation(task, own, other, own_prev, other_prev, other_done):
+    """Table index of an egocentric septuple, from cells given as (row, col)."""
+    cell = task.cell_index
+    return game.observation_index(task.n_cells, cell[own], cell[other], own_prev, other_prev, other_done)
+
+
+def hand_counts(task):
+    """``{(agent, observation, action): sum of G^t}`` of trajectories A-D, written out step by step."""
+    o = lambda *septuple: observation(task, *septuple)  # noqa: E731
+    entries = [
+        # A -- t: agent 1's observation and action, agent 2's
+        (0, o((1, 7), (1, 1), 0, 0, 0), DOWN, 1), (1, o((1, 1), (1, 7), 0, 0, 0), DOWN, 1),
+        (0, o((2, 7), (2, 1), 1, 1, 0), DOWN, G), (1, o((2, 1), (2, 7), 1, 1, 0), DOWN, G),
+        (0, o((3, 7), (3, 1), 1, 1, 0), DOWN, G**2), (1, o((3, 1), (3, 7), 1, 1, 0), DOWN, G**2),
+        (0, o((4, 7), (4, 1), 1, 1, 0), DOWN, G**3), (1, o((4, 1), (4, 7), 1, 1, 0), DOWN, G**3),
+        # B
+        (0, o((1, 7), (1, 1), 0, 0, 0), STAY, 1), (1, o((1, 1), (1, 7), 0, 0, 0), DOWN, 1),
+        (0, o((1, 7), (2, 1), 0, 1, 0), DOWN, G), (1, o((2, 1), (1, 7), 1, 0, 0), DOWN, G),
+        (0, o((2, 7), (3, 1), 1, 1, 0), DOWN, G**2), (1, o((3, 1), (2, 7), 1, 1, 0), DOWN, G**2),
+        (0, o((3, 7), (4, 1), 1, 1, 0), DOWN, G**3), (1, o((4, 1), (3, 7), 1, 1, 0), DOWN, G**3),
+        (0, o((4, 7), (5, 1), 1, 1, 1), DOWN, G**4),  # agent 2 is done: it is not counted
+        # C: the failed moves leave both in place, with their previous actions recorded
+        (0, o((1, 7), (1, 1), 0, 0, 0), RIGHT, 1), (1, o((1, 1), (1, 7), 0, 0, 0), LEFT, 1),
+        (0, o((1, 7), (1, 1), RIGHT, LEFT, 0), DOWN, G), (1, o((1, 1), (1, 7), LEFT, RIGHT, 0), DOWN, G),
+        (0, o((2, 7), (2, 1), 1, 1, 0), DOWN, G**2), (1, o((2, 1), (2, 7), 1, 1, 0), DOWN, G**2),
+        (0, o((3, 7), (3, 1), 1, 1, 0), DOWN, G**3), (1, o((3, 1), (3, 7), 1, 1, 0), DOWN, G**3),
+        (0, o((4, 7), (4, 1), 1, 1, 0), DOWN, G**4), (1, o((4, 1), (4, 7), 1, 1, 0), DOWN, G**4),
+        # D (task 1): agent 1 at (1, 1) sees what agent 2 of task 5 sees at its start, and vice versa
+        (0, o((1, 1), (1, 7), 0, 0, 0), RIGHT, 1), (1, o((1, 7), (1, 1), 0, 0, 0), STAY, 1),
+    ]
+    counts: dict = {}
+    for agent, s, a, weight in entries:
+        counts[agent, s, a] = counts.get((agent, s, a), 0.0) + weight
+    return counts
+
+
+def test_the_scripted_trajectories_are_what_the_hand_counts_assume(trajectories):
+    a, b, c, d = trajectories
+    assert (len(a), len(b), len(c), len(d)) == (4, 5, 5, 1)
+    assert a.done[-1].all() and b.done[-1].all() and c.done[-1].all() and not d.done[-1].any()
+    assert b.done[4].tolist() == [False, True]
+    np.testing.assert_array_equal(c.positions[1], c.positions[0])  # both moves into walls failed
+
+
+def test_visit_counts_are_the_hand_computed_discounted_counts(tasks, trajectories):
+    expected = hand_counts(tasks["task5"])
+    counts = visit_counts(trajectories, G)
+    assert counts.shape == (2, game.observation_count(23), 5)
+    assert np.count_nonzero(counts) == len(expected)
+    for (agent, s, a), weight in expected.items():
+        assert counts[agent, s, a] == pytest.approx(weight, rel=1e-14), (agent, s, a)
+    # e.g. agent 1 at (2, 7) beside agent 2 at (2, 1), both having moved down: step 1 of A and
+    # step 2 of C, so G + G^2
+    s = observation(tasks["task5"], (2, 7), (2, 1), DOWN, DOWN, 0)
+    assert counts[0, s, DOWN] == pytest.approx(G + G**2, rel=1e-14)
+
+
+def test_distill_v1_normalises_each_agents_counts(tasks, trajectories):
+    t5 = tasks["task5"]
+    pi0 = distill(visit_counts(trajectories, G), "v1")
+    np.testing.assert_allclose(pi0.sum(axis=-1), 1.0, atol=1e-14)
+    # Agent 1's start of task 5: down in A, stay in B, right in C, each at t = 0.
+    start_1 = observation(t5, (1, 7), (1, 1), 0, 0, 0)
+    np.testing.assert_allclose(pi0[0, start_1], [1 / 3, 1 / 3, 0, 0, 1 / 3], atol=1e-14)
+    # Agent 2's start of task 5: down in A and B, left in C.
+    start_2 = observation(t5, (1, 1), (1, 7), 0, 0, 0)
+    np.testing.assert_allclose(pi0[1, start_2], [0, 2 / 3, 0, 1 / 3, 0], atol=1e-14)
+    # V1 keeps the agents apart: agent 1 saw start_2's septuple only in task 1 (D: right),
+    # agent 2 saw start_1's only in task 1 (D: stay).
+    np.testing.assert_allclose(pi0[0, start_2], [0, 0, 0, 0, 1], atol=1e-14)
+    np.testing.assert_allclose(pi0[1, start_1], [1, 0, 0, 0, 0], atol=1e-14)
+    # A row with unequal discounts: (2, 7)/(2, 1) after down/down was taken with "down" only.
+    s = observation(t5, (2, 7), (2, 1), DOWN, DOWN, 0)
+    np.testing.assert_allclose(pi0[0, s], [0, 1, 0, 0, 0], atol=1e-14)
+
+
+def test_distill_v2_pools_both_agents_counts(tasks, trajectories):
+    t5 = tasks["task5"]
+    counts = visit_counts(trajectories, G)
+    pi0 = distill(counts, "v2")
+    np.testing.assert_array_equal(pi0[0], pi0[1])  # one shared policy
+    pooled = counts[0] + counts[1]
+    visited = pooled.sum(axis=1) > 0
+    np.testing.assert_allclose(pi0[0][visited], pooled[visited] / pooled[visited].sum(axis=1, keepdims=True),
+                               atol=1e-14)
+    # The start septuple "me at (1, 7), the other at (1, 1)": agent 1 of task 5 (down, stay, right)
+    # and agent 2 of task 1 (stay), all at t = 0.
+    start_1 = observation(t5, (1, 7), (1, 1), 0, 0, 0)
+    np.testing.assert_allclose(pi0[0, start_1], [2 / 4, 1 / 4, 0, 0, 1 / 4], atol=1e-14)
+    # "me at (1, 1), the other at (1, 7)": agent 2 of task 5 (down, down, left), agent 1 of task 1 (right).
+    start_2 = observation(t5, (1, 1), (1, 7), 0, 0, 0)
+    np.testing.assert_allclose(pi0[0, start_2], [0, 2 / 4, 0, 1 / 4, 1 / 4], atol=1e-14)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_unvisited_states_get_the_uniform_policy(trajectories, version):
+    counts = visit_counts(trajectories, G)
+    pi0 = distill(counts, version)
+    per_agent = counts if version == "v1" else np.stack([counts.sum(axis=0)] * 2)
+    unvisited = per_agent.sum(axis=-1) == 0
+    assert unvisited.sum() > 0.99 * unvisited.size  # almost every row: a few dozen visited
+    assert np.all(pi0[unvisited] == 0.2)
+    assert not np.any(pi0[~unvisited] == 0.2)  # no visited row here happens to be uniform
+
+
+def test_distill_and_visit_counts_refuse_bad_input(trajectories):
+    counts = visit_counts(trajectories, G)
+    with pytest.raises(ValueError, match="version must be one of"):
+        distill(counts, "v3")
+    with pytest.raises(ValueError, match="no trajectories"):
+        visit_counts([], G)
+
+
+# --- the compiled M-step inside the episode loop -----------------------------------------------------
+
+
+def optimal_play(task):
+    """The exact joint optimum's actions, replayed through game.play (a done agent's action is 0)."""
+    actions = solve_joint(task).trajectory.actions
+    return game.play(task, lambda pos, done, prev, t: actions[t])
+
+
+def deterministic_prior(task, trajectory):
+    """log pi0 that is 0 for the action the trajectory takes at each of its observations and -inf
+    for the others (uniform elsewhere). With alpha = 1 and Q = 0, eq. 5 is then exactly this
+    one-hot prior: the soft policy replays the trajectory with probability one."""
+    arrays = game.game_arrays(task)
+    log_pi0 = np.zeros((2, game.observation_count(arrays.n_cells), game.N_ACTIONS))
+    prev = np.zeros(2, np.int64)
+    for t, joint in enumerate(trajectory.actions):
+        for agent in (0, 1):
+            if not trajectory.done[t][agent]:
+                s = game.agent_observation(arrays.cell_index, arrays.n_cells, trajectory.positions[t], prev,
+                                           trajectory.done[t], agent, True)
+                row = np.full(game.N_ACTIONS, -np.inf)
+                row[joint[agent]] = 0.0
+                assert np.all(log_pi0[agent, s] == 0) or np.array_equal(log_pi0[agent, s], row)
+                log_pi0[agent, s] = row
+        prev = np.asarray(joint, np.int64)
+    return log_pi0
+
+
+def test_the_compiled_m_step_counts_what_visit_counts_counts(tasks):
+    """The M-step rollouts accumulate sum_t gamma^t inside the compiled loop (count_visits=True),
+    summed over tasks and episodes. Made deterministic by a one-hot prior, the loop plays the
+    exact optimum of tasks 1, 4 and 5 (twice on task 5); its counts must equal visit_counts of
+    the same episodes, and its returns theirs."""
+    gamma = 0.99
+    soft = episodes.rule(episodes.SOFT, alpha=1.0, beta=1.0)
+    counts = np.zeros((2, game.observation_count(23), game.N_ACTIONS))
+    played = []
+    for name, repeats in (("task1", 1), ("task4", 1), ("task5", 2)):
+        task = tasks[name]
+        trajectory = optimal_play(task)
+        log_pi0 = deterministic_prior(task, trajectory)
+        q = np.zeros_like(log_pi0)
+        returns, lengths = np.empty((repeats, 2)), np.empty(repeats, np.int64)
+        steps = episodes.play_episodes(episodes.game_spec(task), soft, q, log_pi0, 0, repeats, True, counts,
+                                       gamma, 0.99, returns, lengths)
+        assert steps == repeats * len(trajectory)
+        np.testing.assert_array_equal(lengths, len(trajectory))
+        for r in returns:
+            np.testing.assert_allclose(r, trajectory.returns(0.99), atol=1e-12)
+        assert not q.any()  # learn=False: the M-step rollouts leave Q alone
+        played += [trajectory] * repeats
+    expected = visit_counts(played, gamma)
+    # 26 + 20 + 8 state-actions, of which 18 coincide: from task 4's second step on, both agents
+    # see exactly what they see in task 1 four steps later, so those counts add across tasks.
+    assert np.count_nonzero(expected) == 36
+    assert expected.max() > 1.0  # and some entries collected several discounted visits
+    np.testing.assert_allclose(counts, expected, rtol=1e-12, atol=0)
+    for version in ("v1", "v2"):
+        np.testing.assert_allclose(distill(counts, version), distill(expected, version), rtol=1e-12, atol=0)
