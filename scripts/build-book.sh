@@ -1,19 +1,15 @@
 #!/usr/bin/env bash
-# Build the book into _build/html: vendor the front-end files, then run Jupyter Book on every
-# page (--all), executing every chapter (execute_notebooks: force) against the current mdlib.
-# Assumes the virtualenv (.venv, from requirements.txt) exists. Extra arguments go to
+# Build the book into _build/html: create .venv (scripts/setup.sh), vendor the front-end files,
+# then run Jupyter Book on every page (--all), executing every chapter (execute_notebooks: force)
+# against the current mdlib. Extra arguments go to
 # `jupyter-book build`, for example
 #   scripts/build-book.sh -W -n --keep-going     (the strict build the tests run)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+bash scripts/setup.sh
 bash scripts/vendor-assets.sh
-
-if [[ -x .venv/bin/jupyter-book ]]; then
-    jupyter_book=.venv/bin/jupyter-book
-else
-    jupyter_book=$(command -v jupyter-book) || { echo "build-book: jupyter-book not found; create .venv first" >&2; exit 1; }
-fi
+jupyter_book=.venv/bin/jupyter-book
 
 # Chapters run without a reader's kernel behind them: widgets leave out their live controls.
 export MDLIB_STATIC_BOOK=1
