@@ -226,3 +226,50 @@ def compare_equal_games(multidistral: MultiDistral | None = None, q_learning: QL
     md = run_seeds(multidistral, tasks, seeds, workers, progress)
     ql = run_seeds(q_learning, tasks, seeds, workers, progress)
     return EqualGames(games_per_task=games, multidistral=md, q_learning=ql)
+
+
+# Comparing the two agents, and one number per seed ------------------------------------------------
+
+
+def mean_interval(values) -> tuple[float, float, float]:
+    """Mean and Student-t 95% interval ``(mean, low, high)`` of one number per seed."""
+    values = np.asarray(values, float).ravel()
+    require(len(values) > 0, "no values given")
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
+@dataclass(frozen=True)
+class AgentGap:
+    """Agent 2's return minus agent 1's, one number per seed (averaged over tasks).
+
+    ``ahead`` counts the seeds in which agent 2 is strictly ahead, with ``share_low`` and
+    ``share_high`` the exact (Clopper-Pearson) 95% interval of that share; ``mean``, ``low``,
+    ``high`` are the mean gap and its Student-t 95% interval across seeds.
+    """
+
+    gaps: np.ndarray
+    ahead: int
+    n_seeds: int
+    share_low: float
+    share_high: float
+    mean: float
+    low: float
+    high: float
+
+
+def agent_gap(runs: SeedRuns, curve: str = "evaluation", last: int = 1) -> AgentGap:
+    """How much, and in how many seeds, agent 2 beats agent 1: ``curve`` is ``"evaluation"``
+    (learned policies played without learning) or ``"training"`` (the games learned from),
+    averaged over the last ``last`` points of each seed's task-averaged curve."""
+    require(curve in ("evaluation", "training"), f"curve must be 'evaluation' or 'training', got {curve!r}")
+    check_count("last", last)
+    per_seed = (runs.evals if curve == "evaluation" else runs.train).mean(axis=1)[:, -last:].mean(axis=1)
+    gaps = per_seed[:, 1] - per_seed[:, 0]
+    ahead = int((gaps > 0).sum())
+    ci = stats.binomtest(ahead, len(gaps)).proportion_ci(confidence_level=0.95, method="exact")
+    mean, low, high = mean_interval(gaps)
+    return AgentGap(gaps, ahead, len(gaps), float(ci.low), float(ci.high), mean, low, high)

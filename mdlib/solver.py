@@ -249,3 +249,86 @@ def optimum_table(tasks="original", gammas=(0.99, 0.9)) -> str:
             lone = ", ".join(f"{s.lone_returns[a]:.2f}" for a in AGENT_NAMES)
             lines.append(f"| {task.name} | {gamma} | {s.value:.2f} | {first1} | {first2} | {lone} |")
     return "\n".join(lines)
+
+
+# One agent alone on a map: the exact soft (Distral) optimum ------------------------------------
+
+
+@dataclass(frozen=True)
+class LoneMDP:
+    """One agent alone on a map, as a tabular MDP over the map's free cells (``task.cell_index``).
+
+    ``transitions[s, a]`` is the distribution of the next cell (one-hot: the game is
+    deterministic), ``rewards[s, a]`` the game's reward. A move onto the agent's goal pays the
+    goal reward and ends the episode: its row of ``transitions`` is all zeros, so nothing is
+    bootstrapped past the arrival, exactly as in the learners.
+    """
+
+    task: Task
+    agent: int
+    transitions: np.ndarray  # (S, A, S)
+    rewards: np.ndarray  # (S, A)
+    start: int
+
+
+def lone_mdp(task, agent: int) -> LoneMDP:
+    """The MDP of ``agent`` (0 or 1) alone on ``task``: the other agent is absent."""
+    (task,) = resolve_tasks(task)
+    if agent not in (0, 1):
+        raise ValueError(f"agent must be 0 or 1, got {agent!r}")
+    cells, index, goal = task.free_cells, task.cell_index, tuple(task.goals[agent])
+    n = len(cells)
+    transitions = np.zeros((n, game.N_ACTIONS, n))
+    rewards = np.full((n, game.N_ACTIONS), game.STEP_REWARD)
+    for s, (row, col) in enumerate(cells):
+        for a, (d_row, d_col) in enumerate(game.MOVES):
+            target = (int(row + d_row), int(col + d_col))
+            if task.walls[target]:
+                target = (int(row), int(col))
+            if target == goal:
+                rewards[s, a] = game.GOAL_REWARD
+            else:
+                transitions[s, a, index[target]] = 1.0
+    return LoneMDP(task, agent, transitions, rewards, int(index[tuple(task.starts[agent])]))
+
+
+def policy_return(mdp: LoneMDP, policy, gamma: float, horizon: int = 200) -> tuple[float, float]:
+    """Expected discounted return of ``policy`` (S, A) from the start within ``horizon`` steps,
+    and the probability that the agent has reached its goal by then (exact, no sampling)."""
+    policy = np.asarray(policy, float)
+    step = np.einsum("sa,sat->st", policy, mdp.transitions)
+    reward = (policy * mdp.rewards).sum(axis=1)
+    alive = np.zeros(len(reward))
+    alive[mdp.start] = 1.0
+    total = 0.0
+    for t in range(horizon):
+        total += gamma**t * (alive @ reward)
+        alive = alive @ step
+    return float(total), float(1.0 - alive.sum())
+
+
+@dataclass(frozen=True)
+class LoneSoftOptimum:
+    """The exact Distral task policy of a lone agent for a fixed prior (eqs. 3-5), and what it
+    earns in the game: ``value`` is V(start) of eq. 3 (game reward plus the regularisation terms),
+    ``task_return`` the expected discounted game reward alone within ``horizon`` steps,
+    ``arrival`` the probability of reaching the goal within ``horizon`` steps."""
+
+    mdp: LoneMDP
+    q: np.ndarray
+    v: np.ndarray
+    policy: np.ndarray
+    value: float
+    task_return: float
+    arrival: float
+
+
+def lone_soft_optimum(task, agent: int, alpha: float, beta: float, gamma: float = 0.99, pi0=None,
+                      horizon: int = 200) -> LoneSoftOptimum:
+    """Solve eqs. 3-5 exactly for ``agent`` alone on ``task`` with prior ``pi0`` ((S, A) over the
+    free cells; default uniform) by :func:`soft_value_iteration`, then measure the policy."""
+    mdp = lone_mdp(task, agent)
+    prior = np.full(mdp.rewards.shape, 1.0 / game.N_ACTIONS) if pi0 is None else np.asarray(pi0, float)
+    q, v, policy = soft_value_iteration(mdp.transitions, mdp.rewards, prior, alpha, beta, gamma)
+    task_return, arrival = policy_return(mdp, policy, gamma, horizon)
+    return LoneSoftOptimum(mdp, q, v, policy, float(v[mdp.start]), task_return, arrival)

@@ -252,3 +252,93 @@ def test_unknown_favoured_agent_is_an_error():
 def test_unknown_contention_rule_is_an_error():
     with pytest.raises(ValueError, match="unknown contention rule 'nobody'"):
         solve_joint("task5", contention="nobody")
+
+
+# --- one agent alone: the exact soft (Distral) optimum ----------------------------------------------------
+
+
+@pytest.mark.parametrize("task_name", ["task1", "task4", "task5"])
+@pytest.mark.parametrize("agent", [0, 1])
+def test_lone_mdp_is_the_game_without_the_other_agent(task_name, agent):
+    """Every move follows the game's kernel with the other agent parked far away on its goal
+    (which the lone agent never needs): same next cell, same reward, and a move onto the goal
+    ends the episode (an all-zero row: nothing is bootstrapped past the arrival)."""
+    from mdlib.solver import lone_mdp
+
+    task = load_task(task_name)
+    mdp = lone_mdp(task, agent)
+    arrays = game.game_arrays(task)
+    other = 1 - agent
+    cells = task.free_cells
+    assert mdp.transitions.shape == (len(cells), game.N_ACTIONS, len(cells))
+    assert tuple(cells[mdp.start]) == task.starts[agent]
+    for s, cell in enumerate(cells):
+        if tuple(cell) in (task.goals[agent], task.goals[other]):
+            continue  # the lone agent never stands on its own goal; the parked agent holds the other
+        for a in range(game.N_ACTIONS):
+            pos = np.zeros((2, 2), np.int64)
+            pos[agent], pos[other] = cell, task.goals[other]
+            done = np.array([False, False])
+            done[other] = True
+            actions = np.zeros(2, np.int64)
+            actions[agent] = a
+            new_pos, new_done, reward = game.step(arrays.walls, arrays.goals, 0, pos, done, actions)
+            if tuple(np.asarray(cell) + game.MOVES[a]) == task.goals[other]:
+                continue  # blocked by the parked agent: not part of the lone game
+            assert mdp.rewards[s, a] == reward[agent]
+            if new_done[agent]:
+                assert not mdp.transitions[s, a].any()
+            else:
+                assert mdp.transitions[s, a, task.cell_index[tuple(new_pos[agent])]] == 1.0
+                assert mdp.transitions[s, a].sum() == 1.0
+
+
+@pytest.mark.parametrize("task_name", ["task1", "task4"])
+@pytest.mark.parametrize("gamma", GAMMAS)
+def test_greedy_lone_policy_earns_the_lone_optimum_and_staying_earns_the_step_costs(task_name, gamma):
+    """policy_return is exact: a shortest-path policy (greedy on the hard values, from a soft
+    solution with beta = 200 and alpha = 1) earns the hand formula and arrives surely; staying
+    put for the whole horizon earns -0.1 sum_{t < 200} gamma^t and never arrives."""
+    from mdlib.solver import lone_mdp, lone_soft_optimum, policy_return
+
+    task = load_task(task_name)
+    for agent in (0, 1):
+        mdp = lone_mdp(task, agent)
+        soft = lone_soft_optimum(task, agent, alpha=1.0, beta=200.0, gamma=gamma)
+        greedy = np.eye(game.N_ACTIONS)[soft.q.argmax(axis=1)]
+        total, arrival = policy_return(mdp, greedy, gamma)
+        assert total == approx(lone(shortest_path_length(task, agent), gamma))
+        assert arrival == 1.0
+        stay = np.eye(game.N_ACTIONS)[np.zeros(len(mdp.rewards), int)]
+        total, arrival = policy_return(mdp, stay, gamma, horizon=200)
+        assert total == approx(-0.1 * sum(gamma**t for t in range(200)))
+        assert arrival == 0.0
+
+
+def test_uniform_prior_raises_the_soft_value_by_the_entropy_bonus_of_a_wandering_agent():
+    """With a uniform prior, eq. 3 adds (1/beta)(1 - alpha) log 5 per step to the value of a
+    policy that never arrives. With beta = 0.5 and an exponent of 0.1 on the prior (the original
+    code's defect 4) that bonus, 2.9 a step, is worth far more than the goal: the exact soft
+    optimum never goes home and earns exactly the step costs. With the correct alpha = 0.7 it
+    does go home, but wanders: it earns less than the lone optimum, and beta = 5 recovers it."""
+    from mdlib.solver import lone_soft_optimum
+
+    gamma = 0.99
+    wrong = lone_soft_optimum("task1", 0, alpha=0.1, beta=0.5, gamma=gamma)
+    assert wrong.arrival < 1e-6
+    assert wrong.task_return == pytest.approx(-0.1 * sum(gamma**t for t in range(200)), abs=1e-3)
+    bonus = 2 * 0.9 * math.log(5)
+    assert wrong.value == pytest.approx((bonus - 0.1) / (1 - gamma), rel=0.05)  # wandering for ever
+    right = lone_soft_optimum("task1", 0, alpha=0.7, beta=0.5, gamma=gamma)
+    sharp = lone_soft_optimum("task1", 0, alpha=0.7, beta=5.0, gamma=gamma)
+    optimum = lone(10, gamma)
+    assert right.arrival > 0.95 and right.task_return < optimum - 20
+    assert sharp.arrival == pytest.approx(1.0) and sharp.task_return == pytest.approx(optimum, abs=0.1)
+    np.testing.assert_allclose(right.policy.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_lone_mdp_refuses_an_unknown_agent():
+    from mdlib.solver import lone_mdp
+
+    with pytest.raises(ValueError, match="agent must be 0 or 1"):
+        lone_mdp("task1", 2)
