@@ -16,7 +16,8 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from .learners import MultiDistral, QLearning, RunResult
+from .game import Trajectory
+from .learners import MultiDistral, QLearning, RunResult, play_learned
 from .learners.base import check_count, require
 from .solver import solve_joint
 from .tasks import resolve_tasks
@@ -127,6 +128,33 @@ def _run_one(job):
     return method.run(tasks, seed=seed)
 
 
+def _play_one(job):
+    method, tasks, seed = job
+    result = method.run(tasks, seed=seed, keep_tables=True)
+    return [play_learned(result, i, seed=seed, task=task) for i, task in enumerate(tasks)]
+
+
+def _map(function, jobs: list, workers: int | None, progress: bool, description: str) -> list:
+    """``function`` over ``jobs``, in order, over ``workers`` forked processes (default: all
+    cores); the compiled kernels must already be loaded in this process (see :func:`_warm_up`)."""
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    check_count("workers", workers)
+    bar = tqdm(total=len(jobs), desc=description, unit="run", disable=not progress)
+    results = []
+    if workers == 1:
+        for job in jobs:
+            results.append(function(job))
+            bar.update()
+    else:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for result in pool.map(function, jobs):
+                results.append(result)
+                bar.update()
+    bar.close()
+    return results
+
+
 def run_seeds(method, tasks="original", seeds=10, workers: int | None = None,
               progress: bool = True, description: str | None = None) -> SeedRuns:
     """Run ``method`` once per seed (``seeds`` is a count, meaning 0..N-1, or a list of seeds),
@@ -143,26 +171,26 @@ def run_many(methods, tasks="original", seeds=10, workers: int | None = None, pr
     tasks = resolve_tasks(tasks)
     methods = list(methods)
     require(len(methods) > 0, "no methods given")
-    jobs = [(method, tasks, seed) for method in methods for seed in seeds]
-    workers = min(len(jobs), workers or os.cpu_count() or 1)
-    check_count("workers", workers)
     for method in methods:
         _warm_up(method, tasks)
-    bar = tqdm(total=len(jobs), desc=description, unit="run", disable=not progress)
-    results: list[RunResult] = []
-    if workers == 1:
-        for job in jobs:
-            results.append(_run_one(job))
-            bar.update()
-    else:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for result in pool.map(_run_one, jobs):
-                results.append(result)
-                bar.update()
-    bar.close()
+    jobs = [(method, tasks, seed) for method in methods for seed in seeds]
+    results: list[RunResult] = _map(_run_one, jobs, workers, progress, description)
     n = len(seeds)
     return [SeedRuns.stack(results[i * n:(i + 1) * n]) for i in range(len(methods))]
+
+
+def learned_trajectories(method, tasks="original", seeds=10, workers: int | None = None,
+                         progress: bool = True, description: str | None = None) -> list[list[Trajectory]]:
+    """Run ``method`` once per seed keeping its tables (the very runs :func:`run_seeds` makes),
+    then play one episode of the learned policies on every task, learning nothing:
+    ``trajectories[seed_index][task_index]``. Greedy Q-learning policies break ties at random and
+    MultiDistral's task policies sample equation 5, both seeded by the run's seed, so the result
+    repeats exactly. The statistics of :mod:`mdlib.analysis` read what the agents did."""
+    seeds = _seed_list(seeds)
+    tasks = resolve_tasks(tasks)
+    _warm_up(method, tasks)
+    jobs = [(method, tasks, seed) for seed in seeds]
+    return _map(_play_one, jobs, workers, progress, description or f"{method.method}: learned play")
 
 
 def _seed_list(seeds) -> list[int]:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mdlib.experiments import SeedRuns, agent_gap, mean_interval
+from mdlib.experiments import SeedRuns, agent_gap, learned_trajectories, mean_interval
+from mdlib.learners import QLearning, play_learned
 
 
 def hand_made_runs(evals: np.ndarray, train: np.ndarray | None = None) -> SeedRuns:
@@ -60,3 +61,29 @@ def test_agent_gap_reads_the_training_curve_and_averages_the_last_points():
     assert gap.ahead == 3 and agent_gap(hand_made_runs(evals, train)).ahead == 0
     with pytest.raises(ValueError, match="curve"):
         agent_gap(hand_made_runs(evals), "returns")
+
+
+# Learned play over seeds ---------------------------------------------------------------------------
+
+
+def test_learned_trajectories_replay_the_runs_of_every_seed():
+    """Each seed's trajectories are what ``play_learned`` plays from that seed's run (the very
+    run ``run_seeds`` makes), in the seeds' order, the same with one worker or two."""
+    method = QLearning(episodes=60, eval_every=30)
+    tasks = ["task5", "task1"]
+    trajectories = learned_trajectories(method, tasks, seeds=[3, 7], workers=2, progress=False)
+    assert len(trajectories) == 2 and all(len(row) == 2 for row in trajectories)
+    for seed, row in zip((3, 7), trajectories):
+        result = method.run(tasks, seed=seed, keep_tables=True)
+        for i, trajectory in enumerate(row):
+            expected = play_learned(result, i, seed=seed)
+            assert trajectory.task.name == tasks[i]
+            np.testing.assert_array_equal(trajectory.positions, expected.positions)
+            np.testing.assert_array_equal(trajectory.rewards, expected.rewards)
+    alone = learned_trajectories(method, tasks, seeds=[3, 7], workers=1, progress=False)
+    for a, b in zip(sum(trajectories, []), sum(alone, [])):
+        np.testing.assert_array_equal(a.positions, b.positions)
+    counted = learned_trajectories(method, tasks, seeds=2, progress=False)
+    listed = learned_trajectories(method, tasks, seeds=[0, 1], progress=False)
+    for a, b in zip(sum(counted, []), sum(listed, [])):
+        np.testing.assert_array_equal(a.positions, b.positions)
