@@ -144,7 +144,8 @@ def test_values_propagate_back_to_the_exact_path_values(down_path):
 def test_epsilon_schedule():
     """With Q preferring "stay" everywhere, an agent takes another action exactly when it explores
     and draws one of the 4 others: P(not stay) = 0.8 * epsilon(episode), with
-    epsilon = epsilon_min + (1 - epsilon_min) exp(-decay * episode). Measured over >= 8,000
+    epsilon = epsilon_min + (1 - epsilon_min) exp(-decay * episode), which ``QLearning.epsilon``
+    also gives. Measured over >= 8,000
     actions per point; the tolerance is 5 binomial standard errors (under 0.01), well below
     the 0.037 a schedule max(epsilon_min, exp(-decay * episode)) would differ by at episode 500."""
     epsilon_min, decay = 0.05, 0.005
@@ -163,6 +164,7 @@ def test_epsilon_schedule():
         assert n >= 8000
         observed = counts[:, :, 1:].sum() / n
         epsilon = epsilon_min + (1 - epsilon_min) * np.exp(-decay * episode)
+        assert QLearning(epsilon_min=epsilon_min, epsilon_decay=decay).epsilon(episode) == pytest.approx(epsilon)
         expected = 0.8 * epsilon
         assert abs(observed - expected) < 5 * np.sqrt(expected * (1 - expected) / n) + 1e-3, episode
 

@@ -38,6 +38,11 @@ class QLearning(Learner):
         check_count("eval_every", self.eval_every)
         self.protocol.check()
 
+    def epsilon(self, episode):
+        """The exploration rate in ``episode`` (counted from 0), as the compiled loop computes it:
+        ``epsilon_min + (1 - epsilon_min) exp(-epsilon_decay * episode)``."""
+        return self.epsilon_min + (1.0 - self.epsilon_min) * np.exp(-self.epsilon_decay * np.asarray(episode, float))
+
     def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
         tasks, specs = self.protocol.specs(tasks)
         rng.seed(seed)
