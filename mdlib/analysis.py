@@ -50,14 +50,7 @@ def who_enters_corridor_first(trajectory: Trajectory) -> int | None:
     """The agent (0 for agent 1, 1 for agent 2) that stands in the corridor before the other;
     an agent that never enters counts as entering last. None if neither enters, or both enter
     at the same step (from opposite ends)."""
-    first_1, first_2 = corridor_entries(trajectory)
-    if first_1 is None and first_2 is None:
-        return None
-    if first_2 is None or (first_1 is not None and first_1 < first_2):
-        return 0
-    if first_1 is None or first_2 < first_1:
-        return 1
-    return None
+    return _earlier(corridor_entries(trajectory))
 
 
 def corridor_crossings(trajectory: Trajectory) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
@@ -87,11 +80,13 @@ def who_crosses_corridor_first(trajectory: Trajectory) -> int | None:
     """The agent (0 or 1) that gets through the corridor first (see :func:`corridor_crossings`),
     whoever stepped in first; an agent that never crosses counts as last. None if neither
     crosses."""
-    crossings = corridor_crossings(trajectory)
-    leave = [math.inf if c is None else c[1] for c in crossings]
-    if leave[0] == leave[1]:
-        return None
-    return int(leave[1] < leave[0])
+    return _earlier([None if crossing is None else crossing[1] for crossing in corridor_crossings(trajectory)])
+
+
+def _earlier(steps) -> int | None:
+    """The agent whose step comes first (None meaning never); None on a tie or if both never."""
+    first, second = (math.inf if step is None else step for step in steps)
+    return None if first == second else int(second < first)
 
 
 def arrival_steps(trajectory: Trajectory) -> tuple[int | None, int | None]:
