@@ -301,3 +301,59 @@ def agent_gap(runs: SeedRuns, curve: str = "evaluation", last: int = 1) -> Agent
     ci = stats.binomtest(ahead, len(gaps)).proportion_ci(confidence_level=0.95, method="exact")
     mean, low, high = mean_interval(gaps)
     return AgentGap(gaps, ahead, len(gaps), float(ci.low), float(ci.high), mean, low, high)
+
+
+# Two methods at the same numbers of games --------------------------------------------------------
+
+
+def _per_seed_curve(runs: SeedRuns, curve: str, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, per_seed)``: the task-averaged ``curve`` of every seed, (seeds, points, 2), with
+    ``window`` consecutive points averaged into one (as :func:`summarise` does)."""
+    require(curve in ("evaluation", "training"), f"curve must be 'evaluation' or 'training', got {curve!r}")
+    check_count("window", window)
+    x, per_seed = (runs.eval_x, runs.evals) if curve == "evaluation" else (runs.train_x, runs.train)
+    per_seed = per_seed.mean(axis=1)
+    if window > 1:
+        n = per_seed.shape[1] // window
+        per_seed = per_seed[:, : n * window].reshape(per_seed.shape[0], n, window, 2).mean(axis=2)
+        x = np.asarray(x)[: n * window].reshape(n, window)[:, -1]
+    return np.asarray(x), per_seed
+
+
+def difference(a: SeedRuns, b: SeedRuns, curve: str = "evaluation", window_a: int = 1,
+               window_b: int = 1, paired: bool = False) -> Summary:
+    """Mean of ``a`` minus mean of ``b``, per point and agent, with a Welch 95% interval.
+
+    ``curve`` is ``"evaluation"`` (learned policies played without learning) or ``"training"``
+    (the games learned from); ``window_a``/``window_b`` average consecutive points of each seed's
+    curve first (Q-learning's training curve has one point per game). The two sets of runs are
+    treated as independent samples (two methods, or one method on disjoint seeds) and must give
+    their points at the same numbers of games. An interval that excludes 0 says the difference is
+    significant at the 5% level at that point.
+
+    With ``paired`` the runs are matched by seed instead: only the seeds both sets ran are used,
+    and the interval is the Student-t interval of the per-seed differences. That is the right
+    comparison for two variants of one learner run on the same seeds, which share their random
+    draws for as long as they behave alike (MultiDistral V1 and V2 coincide until the first
+    distillation).
+    """
+    x_a, per_a = _per_seed_curve(a, curve, window_a)
+    x_b, per_b = _per_seed_curve(b, curve, window_b)
+    require(x_a.shape == x_b.shape and np.array_equal(x_a, x_b),
+            f"the two curves have different points: {x_a.tolist()} and {x_b.tolist()}")
+    if paired:
+        common = [seed for seed in a.seeds if seed in set(b.seeds)]
+        require(len(common) > 1, f"a paired interval needs at least two common seeds, got {common}")
+        gaps = per_a[[a.seeds.index(s) for s in common]] - per_b[[b.seeds.index(s) for s in common]]
+        mean, spread = gaps.mean(axis=0), gaps.std(axis=0, ddof=1)
+        half = stats.t.ppf(0.975, len(common) - 1) * spread / np.sqrt(len(common))
+        return Summary(x=x_a, mean=mean, low=mean - half, high=mean + half, n_seeds=len(common))
+    n_a, n_b = len(per_a), len(per_b)
+    require(n_a > 1 and n_b > 1, "a Welch interval needs at least two seeds on each side")
+    mean = per_a.mean(axis=0) - per_b.mean(axis=0)
+    var_a, var_b = per_a.var(axis=0, ddof=1) / n_a, per_b.var(axis=0, ddof=1) / n_b
+    se2 = var_a + var_b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dof = se2**2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1))
+        half = np.where(se2 > 0, stats.t.ppf(0.975, np.where(se2 > 0, dof, 1.0)) * np.sqrt(se2), 0.0)
+    return Summary(x=x_a, mean=mean, low=mean - half, high=mean + half, n_seeds=min(n_a, n_b))

@@ -196,12 +196,14 @@ def save_figure(fig, path_stem, formats=("png", "svg"), dpi: int = 150) -> list[
 # Policies on the map ---------------------------------------------------------------------------
 
 def draw_policy(task: Task | str, table: np.ndarray, agent: int = 0, other_cell=None, ax=None,
-                title: str | None = None, order: str = "egocentric"):
+                title: str | None = None, order: str = "egocentric", show_other: bool = True):
     """A policy table drawn on the map: in every free cell, arrows whose lengths are the
     probabilities of the four moves (and a dot for staying), for ``agent`` standing there while
     the other agent waits at ``other_cell`` (default: its start), both previous actions "stay".
 
     ``table`` is (2, n_observations, 5), one row set per agent (a V2 π0 has equal halves).
+    With ``show_other=False`` the other agent is not drawn and its cell gets arrows too: for a
+    table that no longer depends on the other agent (see :func:`mdlib.learners.average_policy`).
     """
     from .game import agent_observation
 
@@ -209,13 +211,14 @@ def draw_policy(task: Task | str, table: np.ndarray, agent: int = 0, other_cell=
     ax = draw_task(task, ax, title=title, agents=False)
     other = 1 - agent
     other_cell = tuple(other_cell) if other_cell is not None else task.starts[other]
-    ax.add_patch(_agent_patch(other, other_cell[1], other_cell[0], 0.36))
-    _label(ax, other_cell[1], other_cell[0], str(other + 1), 0.36, GOAL_COLOURS[other])
+    if show_other:
+        ax.add_patch(_agent_patch(other, other_cell[1], other_cell[0], 0.36))
+        _label(ax, other_cell[1], other_cell[0], str(other + 1), 0.36, GOAL_COLOURS[other])
     cell_index = task.cell_index
     prev, done = np.zeros(2, np.int64), np.zeros(2, np.bool_)
     colour = GOAL_COLOURS[agent]
     for row, col in task.free_cells:
-        if (row, col) == other_cell:
+        if show_other and (row, col) == other_cell:
             continue
         pos = np.zeros((2, 2), np.int64)
         pos[agent], pos[other] = (row, col), other_cell
@@ -230,3 +233,29 @@ def draw_policy(task: Task | str, table: np.ndarray, agent: int = 0, other_cell=
                          head_length=min(0.12, length), length_includes_head=True, color=colour,
                          linewidth=0)
     return ax
+
+
+# One setting of a grid (for the α-β explorers) ---------------------------------------------------
+
+def figure_setting(runs, optimum: float, title: str, reference=None,
+                   reference_label: str = "Q-learning, same games (evaluation)", ylim=(-15.0, 100.0),
+                   figsize=(8.4, 4.2)):
+    """Evaluation curves of both agents (95% bands across seeds) for one setting, against the
+    exact optimum and, if given, a ``reference`` :class:`~mdlib.experiments.Summary` drawn in grey
+    (its two agents averaged). The axes are fixed by ``ylim`` so that the figures of a grid, shown
+    one after the other in an explorer, compare at a glance. Returns the figure."""
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    if reference is not None:
+        ax.plot(reference.x, reference.mean.mean(axis=1), color="#8a8f98", linewidth=1.6, linestyle="-.",
+                label=reference_label)
+    evaluation = runs.evaluation()
+    for agent in (0, 1):
+        plot_curve(ax, evaluation, agent, f"{AGENT_LABELS[agent]}, evaluation")
+    plot_optimum(ax, optimum)
+    final = evaluation.mean[-1]
+    seeds = f"{evaluation.n_seeds} seed{'s' if evaluation.n_seeds > 1 else ''}"
+    ax.text(0.99, 0.03, f"at the end: agent 1 {final[0]:.1f}, agent 2 {final[1]:.1f} ({seeds})",
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=9, color=COLOURS["text"])
+    ax.set_ylim(*ylim)
+    style_return_axes(ax, title)
+    return fig

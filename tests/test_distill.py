@@ -18,8 +18,19 @@ import numpy as np
 import pytest
 
 from mdlib import game, load_task, solve_joint
-from mdlib.learners import distill, visit_counts
-from mdlib.learners import episodes
+from mdlib.learners import (
+    MultiDistral,
+    QLearning,
+    RunResult,
+    agent_overlap,
+    average_policy,
+    distill,
+    distral_policy,
+    episodes,
+    mstep_counts,
+    policy_entropy,
+    visit_counts,
+)
 
 STAY, DOWN, UP, LEFT, RIGHT = range(5)
 G = 0.9  # discount of the counts in the hand-written examples
@@ -222,3 +233,121 @@ def test_the_compiled_m_step_counts_what_visit_counts_counts(tasks):
     np.testing.assert_allclose(counts, expected, rtol=1e-12, atol=0)
     for version in ("v1", "v2"):
         np.testing.assert_allclose(distill(counts, version), distill(expected, version), rtol=1e-12, atol=0)
+
+
+# --- reading counts and shared policies -------------------------------------------------------------
+
+
+def test_mstep_counts_replay_the_final_policies_like_an_m_step(tasks):
+    """A hand-made MultiDistral result whose prior is one-hot along the exact optima of tasks 1
+    and 5 (Q = 0, alpha = 1, a floor far below any probability): its final task policies replay
+    those optima, so ``mstep_counts`` must be ``visit_counts`` of ``games`` copies of each."""
+    names, games, gamma = ("task1", "task5"), 3, 0.99
+    method = MultiDistral(alpha=1.0, beta=1.0, gamma=gamma, m_games=games, pi0_floor=1e-300)
+    played = {name: optimal_play(tasks[name]) for name in names}
+    log_pi0 = np.zeros((2, game.observation_count(23), game.N_ACTIONS))
+    for name in names:
+        log_pi0 = np.minimum(log_pi0, deterministic_prior(tasks[name], played[name]))  # rows agree
+    prior = np.exp(log_pi0)
+    prior /= prior.sum(axis=-1, keepdims=True)
+    result = RunResult(method=method.method, tasks=names, seed=0, settings=method.settings(),
+                       train_x=np.array([1]), train_return=np.zeros((2, 1, 2)), eval_x=np.array([1]),
+                       eval_return=np.zeros((2, 1, 2)), env_steps=0,
+                       tables={"q": np.zeros((2, *prior.shape)), "prior": prior, "pi0": prior})
+    counts = mstep_counts(result)
+    assert counts.shape == (2, 2, game.observation_count(23), game.N_ACTIONS)
+    for i, name in enumerate(names):
+        np.testing.assert_allclose(counts[i], visit_counts([played[name]] * games, gamma), rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(mstep_counts(result, games=1, seed=5) * games, counts)
+
+
+def test_mstep_counts_sample_equation_5():
+    """On a real (short) run, the actions counted at each agent's first observation of task 1
+    follow eq. 5 with the run's final Q and prior; a Q-learning run, or one without tables, is
+    refused."""
+    method = MultiDistral(iterations=2, e_games=20, m_games=20, beta=2.0)
+    result = method.run(("task1",), seed=3, keep_tables=True)
+    counts = mstep_counts(result, games=3000, seed=1)
+    spec = load_task("task1")
+    for agent in (0, 1):
+        pos, prev, done = np.array(spec.starts), np.zeros(2, np.int64), np.zeros(2, np.bool_)
+        s = game.agent_observation(spec.cell_index, spec.n_cells, pos, prev, done, agent, True)
+        seen = counts[0, agent, s] / counts[0, agent, s].sum()
+        expected = distral_policy(result.tables["q"][0, agent, s], result.tables["prior"][agent, s],
+                                  method.alpha, method.beta)
+        np.testing.assert_allclose(seen, expected, atol=0.04)
+    with pytest.raises(ValueError, match="keep_tables"):
+        mstep_counts(method.run(("task1",), seed=3))
+    q_run = QLearning(episodes=5, eval_every=5).run(("task1",), keep_tables=True)
+    with pytest.raises(ValueError, match="MultiDistral"):
+        mstep_counts(q_run)
+
+
+def test_agent_overlap_measures_how_much_of_a_pooled_row_each_agent_fills():
+    counts = np.zeros((3, 2, 6, game.N_ACTIONS))  # three tasks, six observations
+    counts[0, 0, 0, 1] = 3.0  # agent 1 alone in row 0
+    counts[1, 0, 1, 2] = 1.0  # row 1: agent 1 once, agent 2 three times
+    counts[2, 1, 1, 0] = 3.0
+    counts[2, 1, 5, 4] = 4.0  # agent 2 alone in row 5
+    shared, other_share = agent_overlap(counts)
+    # agent 1: 1 of its 4 visits in a shared row, where agent 2 holds 3/4 of the counts
+    # agent 2: 3 of its 7 visits in a shared row, where agent 1 holds 1/4 of the counts
+    np.testing.assert_allclose(shared, [1 / 4, 3 / 7])
+    np.testing.assert_allclose(other_share, [1 / 4 * 3 / 4, 3 / 7 * 1 / 4])
+    same = np.ones((2, 6, game.N_ACTIONS))
+    np.testing.assert_allclose(agent_overlap(same), [[1, 1], [0.5, 0.5]])
+    apart = np.zeros((2, 6, game.N_ACTIONS))
+    apart[0, :3], apart[1, 3:] = 1.0, 1.0
+    np.testing.assert_allclose(agent_overlap(apart), 0.0)
+    with pytest.raises(ValueError, match="no visits"):
+        agent_overlap(np.zeros((2, 6, game.N_ACTIONS)))
+    with pytest.raises(ValueError, match="shape"):
+        agent_overlap(np.ones((3, 6, game.N_ACTIONS)))
+
+
+def test_average_policy_merges_rows_by_what_it_keeps():
+    """Rows that differ only in the two previous actions are merged, weighted by their visits;
+    rows that differ in a cell or the done flag are not, unless ``keep_other=False``, which keeps
+    only the first cell; a group never visited is uniform."""
+    n = 23
+    table = np.full((2, game.observation_count(n), game.N_ACTIONS), 1.0 / game.N_ACTIONS)
+    weights = np.zeros(table.shape[:2])
+    row = lambda own, other, p1, p2, done: game.observation_index(n, own, other, p1, p2, done)  # noqa: E731
+    a, b, c, d = row(4, 9, 1, 0, False), row(4, 9, 3, 2, False), row(4, 9, 3, 2, True), row(4, 11, 0, 0, False)
+    table[0, a], weights[0, a] = [0, 1, 0, 0, 0], 3.0
+    table[0, b], weights[0, b] = [0, 0, 0, 0, 1], 1.0
+    table[0, c], weights[0, c] = [1, 0, 0, 0, 0], 2.0
+    table[0, d], weights[0, d] = [0, 0, 1, 0, 0], 2.0
+    averaged, mass = average_policy(table, weights)
+    assert averaged.shape == table.shape
+    np.testing.assert_allclose(averaged.sum(axis=-1), 1.0)
+    for p1 in range(5):
+        for p2 in range(5):
+            np.testing.assert_allclose(averaged[0, row(4, 9, p1, p2, False)], [0, 0.75, 0, 0, 0.25])
+            np.testing.assert_allclose(averaged[0, row(4, 9, p1, p2, True)], [1, 0, 0, 0, 0])
+            np.testing.assert_allclose(averaged[0, row(4, 11, p1, p2, False)], [0, 0, 1, 0, 0])
+            np.testing.assert_allclose(averaged[1, row(4, 9, p1, p2, False)], 0.2)  # agent 2: no visits
+            np.testing.assert_allclose(averaged[0, row(9, 4, p1, p2, False)], 0.2)  # cells swapped
+    assert mass.shape == (2, n, n, 2)
+    assert (mass[0, 4, 9, 0], mass[0, 4, 9, 1], mass[0, 4, 11, 0], mass.sum()) == (4.0, 2.0, 2.0, 8.0)
+
+    own_cell, mass = average_policy(table, weights, keep_other=False)
+    everywhere = [2 / 8, 3 / 8, 2 / 8, 0, 1 / 8]  # 2 stay, 3 down, 2 up, 1 right out of 8
+    for other in (9, 11, 0):
+        for done in (False, True):
+            np.testing.assert_allclose(own_cell[0, row(4, other, 2, 3, done)], everywhere)
+    np.testing.assert_allclose(own_cell[0, row(5, 9, 0, 0, False)], 0.2)
+    assert mass.shape == (2, n, n, 2) and (mass[0, 4] == 8.0).all() and mass[0, 5].sum() == 0
+    with pytest.raises(ValueError, match="weights"):
+        average_policy(table, weights[:, :10])
+
+
+def test_policy_entropy_weights_rows_by_visits():
+    table = np.full((2, 3, game.N_ACTIONS), 0.2)
+    table[0, 1] = [0.5, 0.5, 0, 0, 0]
+    weights = np.array([[1.0, 3.0, 0.0], [0.0, 0.0, 2.0]])
+    entropy, zeros = policy_entropy(table, weights)
+    np.testing.assert_allclose(entropy, [(np.log(5) + 3 * np.log(2)) / 4, np.log(5)])
+    np.testing.assert_allclose(zeros, [3 / 4 * 3 / 5, 0.0])
+    with pytest.raises(ValueError, match="weight"):
+        policy_entropy(table, np.zeros((2, 3)))

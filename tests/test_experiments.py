@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mdlib.experiments import SeedRuns, agent_gap, learned_trajectories, mean_interval
+from mdlib.experiments import SeedRuns, agent_gap, difference, learned_trajectories, mean_interval
 from mdlib.learners import QLearning, play_learned
 
 
@@ -63,6 +63,53 @@ def test_agent_gap_reads_the_training_curve_and_averages_the_last_points():
         agent_gap(hand_made_runs(evals), "returns")
 
 
+# --- difference: two methods at the same numbers of games ------------------------------------------
+
+
+def test_difference_is_the_welch_interval_per_point_and_agent():
+    """Every point and agent of ``difference(a, b)`` is scipy's Welch interval of the two samples
+    of task-averaged returns, one number per seed."""
+    rng = np.random.default_rng(7)
+    a = hand_made_runs(rng.normal(10.0, 2.0, size=(6, 2, 3, 2)))
+    b = hand_made_runs(rng.normal(8.0, 5.0, size=(9, 2, 3, 2)))
+    d = difference(a, b)
+    np.testing.assert_array_equal(d.x, [1, 2, 3])
+    assert d.mean.shape == d.low.shape == d.high.shape == (3, 2) and d.n_seeds == 6
+    for point in range(3):
+        for agent in (0, 1):
+            xa, xb = a.evals.mean(axis=1)[:, point, agent], b.evals.mean(axis=1)[:, point, agent]
+            ci = stats.ttest_ind(xa, xb, equal_var=False).confidence_interval(0.95)
+            assert d.mean[point, agent] == pytest.approx(xa.mean() - xb.mean())
+            assert (d.low[point, agent], d.high[point, agent]) == pytest.approx((ci.low, ci.high))
+    reverse = difference(b, a)
+    np.testing.assert_allclose(reverse.mean, -d.mean)
+    np.testing.assert_allclose(reverse.low, -d.high)
+
+
+def test_difference_averages_windows_and_checks_the_points():
+    """Q-learning-like training (one point per game) against MultiDistral-like points (one per
+    block of games): with the window, the blocks line up; without it, refused."""
+    per_game = np.zeros((3, 2, 6, 2))
+    per_game[:, :, 3:, :] = 6.0  # the second block of three games averages 6
+    blocks = np.zeros((4, 2, 2, 2))
+    blocks[:, :, 1, :] = 6.0
+    blocks[::2, :, 1, 0] += 1.0  # some spread in agent 1's second block
+    q_like = hand_made_runs(per_game)
+    md_like = SeedRuns(method="md", settings={}, tasks=("a", "b"), seeds=(0, 1, 2, 3), train_x=np.array([3, 6]),
+                       train=blocks, eval_x=np.array([3, 6]), evals=blocks, env_steps=0)
+    d = difference(md_like, q_like, "training", window_b=3)
+    np.testing.assert_array_equal(d.x, [3, 6])
+    np.testing.assert_allclose(d.mean, [[0.0, 0.0], [0.5, 0.0]])
+    assert d.low[0, 0] == d.high[0, 0] == 0.0  # no spread at all: a zero-width interval
+    assert d.low[1, 0] < 0.5 < d.high[1, 0]
+    with pytest.raises(ValueError, match="different points"):
+        difference(md_like, q_like, "training")
+    with pytest.raises(ValueError, match="two seeds"):
+        difference(hand_made_runs(np.zeros((1, 2, 6, 2))), q_like)
+    with pytest.raises(ValueError, match="curve"):
+        difference(q_like, q_like, "returns")
+
+
 # Learned play over seeds ---------------------------------------------------------------------------
 
 
@@ -87,3 +134,29 @@ def test_learned_trajectories_replay_the_runs_of_every_seed():
     listed = learned_trajectories(method, tasks, seeds=[0, 1], progress=False)
     for a, b in zip(sum(counted, []), sum(listed, [])):
         np.testing.assert_array_equal(a.positions, b.positions)
+
+
+def test_paired_difference_matches_seeds_and_is_the_paired_t_interval():
+    """Paired: only the seeds both sets ran, matched by seed number, and scipy's paired
+    (related-samples) interval; identical runs give exactly zero, with no width."""
+    rng = np.random.default_rng(3)
+    evals = rng.normal(20.0, 4.0, size=(6, 2, 3, 2))
+    a = hand_made_runs(evals)  # seeds 0..5
+    b_evals = evals[[4, 1, 0, 2]] + rng.normal(1.0, 0.5, size=(4, 2, 3, 2))
+    b = SeedRuns(method="b", settings={}, tasks=("a", "b"), seeds=(4, 1, 0, 2),
+                 train_x=a.train_x, train=b_evals, eval_x=a.eval_x, evals=b_evals, env_steps=0)
+    d = difference(a, b, paired=True)
+    assert d.n_seeds == 4
+    xa = a.evals.mean(axis=1)[[0, 1, 2, 4]]
+    xb = b.evals.mean(axis=1)[[2, 1, 3, 0]]  # seeds 0, 1, 2, 4 in b's order
+    for point in range(3):
+        for agent in (0, 1):
+            ci = stats.ttest_rel(xa[:, point, agent], xb[:, point, agent]).confidence_interval(0.95)
+            assert d.mean[point, agent] == pytest.approx((xa - xb)[:, point, agent].mean())
+            assert (d.low[point, agent], d.high[point, agent]) == pytest.approx((ci.low, ci.high))
+    same = difference(a, a, paired=True)
+    assert (same.mean == 0).all() and (same.low == 0).all() and (same.high == 0).all()
+    lonely = SeedRuns(method="c", settings={}, tasks=("a", "b"), seeds=(9, 0), train_x=a.train_x,
+                      train=evals[:2], eval_x=a.eval_x, evals=evals[:2], env_steps=0)
+    with pytest.raises(ValueError, match="common seeds"):
+        difference(a, lonely, paired=True)

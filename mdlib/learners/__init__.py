@@ -2,11 +2,12 @@
 MultiDistral V1/V2, all running one compiled episode loop over the game's transition kernel."""
 
 from .base import Protocol, RunResult
-from .distill import distill, visit_counts
-from .multidistral import MultiDistral
+from .distill import agent_overlap, average_policy, distill, policy_entropy, visit_counts
+from .multidistral import MultiDistral, mstep_counts
 from .policies import TablePolicy, learned_policy, play_learned
 from .qlearning import QLearning
 from .softq import PI0_FLOOR, distral_policy, soft_value
 
-__all__ = ["MultiDistral", "PI0_FLOOR", "Protocol", "QLearning", "RunResult", "TablePolicy", "distill",
-           "distral_policy", "learned_policy", "play_learned", "soft_value", "visit_counts"]
+__all__ = ["MultiDistral", "PI0_FLOOR", "Protocol", "QLearning", "RunResult", "TablePolicy", "agent_overlap",
+           "average_policy", "distill", "distral_policy", "learned_policy", "mstep_counts",
+           "play_learned", "policy_entropy", "soft_value", "visit_counts"]

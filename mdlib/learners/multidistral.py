@@ -110,3 +110,35 @@ class MultiDistral(Learner):
             env_steps=int(steps),
             tables={"q": q, "prior": prior, "pi0": pi0} if keep_tables else {},
         )
+
+
+def mstep_counts(result: RunResult, games: int | None = None, seed: int = 0, tasks=None) -> np.ndarray:
+    """What an M-step would count with the task policies a MultiDistral run ended with.
+
+    Plays ``games`` games per task (default: the run's ``m_games``) of eq. 5 with the run's final
+    Q tables and the prior they were learned against (the run must keep its tables), through the
+    same compiled loop as the run's M-steps, and returns the discounted visits ``gamma^t`` of every
+    (observation, action) an agent took: ``(tasks, 2, n_observations, 5)``, in the run's
+    observation order. Summed over tasks and passed to :func:`~mdlib.learners.distill`, they give
+    a fresh estimate of the run's last pi0; they also say where each agent goes, and so which rows
+    of a pooled (V2) pi0 each agent's experience fills. Give ``tasks`` when the run's tasks are
+    map files rather than built-in names.
+    """
+    require(result.method.startswith("multidistral"), f"expected a MultiDistral run, got {result.method!r}")
+    require("q" in result.tables and "prior" in result.tables,
+            "this run kept no tables: run it with keep_tables=True")
+    settings = result.settings
+    games = settings["m_games"] if games is None else games
+    check_count("games", games)
+    protocol = Protocol(**{name: settings[name] for name in Protocol.__dataclass_fields__})
+    _, specs = protocol.specs(result.tasks if tasks is None else tasks)
+    q, log_pi0 = result.tables["q"], log_prior(result.tables["prior"], settings["pi0_floor"])
+    require(len(specs) == len(q), f"the run has {len(q)} tasks, got {len(specs)}")
+    play = episodes.rule(episodes.SOFT, alpha=settings["alpha"], beta=settings["beta"])
+    counts = np.zeros(q.shape)
+    returns, lengths = np.empty((games, 2)), np.empty(games, np.int64)
+    rng.seed(seed)
+    for i, spec in enumerate(specs):
+        episodes.play_episodes(spec, play, q[i], log_pi0, 0, games, True, counts[i], settings["gamma"],
+                               settings["return_gamma"], returns, lengths)
+    return counts
