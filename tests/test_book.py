@@ -3,7 +3,8 @@
 One module on purpose: the build is a module-scoped fixture, so with ``pytest -n 2 --dist
 loadfile`` it runs once, on one worker, before the browser tests that need it.
 
-The build: ``scripts/vendor-assets.sh`` then ``jupyter-book build --all -W -n --keep-going .``
+The build: ``scripts/build-book.sh -W -n --keep-going`` (vendored assets, then
+``jupyter-book build --all -W -n --keep-going .``)
 from the repository root; it must succeed without a single Sphinx warning.
 
 In Chromium (Debian's ``chromium`` driven by the pip package ``playwright``), every page:
@@ -97,18 +98,13 @@ class Build:
 def book() -> Build:
     if shutil.which("npm") is None:
         unavailable("npm is needed to vendor MathJax, require.js and the widget manager")
-    vendor = subprocess.run(["bash", "scripts/vendor-assets.sh"], cwd=ROOT, capture_output=True, text=True)
-    assert vendor.returncode == 0, f"scripts/vendor-assets.sh failed:\n{vendor.stdout}\n{vendor.stderr}"
-
-    # Start from an empty output folder, so that no page of an earlier build survives
-    # (the execution cache in _build/.jupyter_cache is kept; execution is forced anyway).
+    # Start from an empty output folder, so that no page of an earlier build survives. The
+    # execution cache is kept: build-book.sh empties it whenever mdlib changed, and a fresh
+    # clone (CI) has none, so every chapter runs against the library under test.
     shutil.rmtree(HTML, ignore_errors=True)
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book) if jupyter_book.exists() else "jupyter-book",
-               "build", "--all", "-W", "-n", "--keep-going", "."]
-    env = {**os.environ, "MDLIB_STATIC_BOOK": "1"}
+    command = ["bash", "scripts/build-book.sh", "-W", "-n", "--keep-going"]
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     return Build(done.returncode, done.stdout + done.stderr, time.perf_counter() - start)
 
 
