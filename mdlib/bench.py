@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from .learners import MultiDistral, QLearning, episodes, rng
-from .learners.base import NO_PRIOR, empty_tables
+from .learners.base import NO_TABLE, empty_tables
 from .learners.softq import log_prior
 from .tasks import load_task
 
@@ -34,8 +34,8 @@ def _loop_rate(rule, episodes_count: int, prior=None, count_visits=False, repeat
     best, steps = 0.0, 0
     for _ in range(repeats):
         q = empty_tables(int(spec.n_cells))
-        log_pi0 = NO_PRIOR if prior is None else prior
-        counts = np.zeros_like(q) if count_visits else NO_PRIOR
+        log_pi0 = NO_TABLE if prior is None else prior
+        counts = np.zeros_like(q) if count_visits else NO_TABLE
         returns, lengths = np.empty((episodes_count, 2)), np.empty(episodes_count, np.int64)
         rng.seed(seed)
         start = time.perf_counter()
@@ -58,7 +58,7 @@ def q_learning_returns(n_episodes: int, seed: int = 0) -> tuple[np.ndarray, int,
     returns, lengths = np.empty((n_episodes, 2)), np.empty(n_episodes, np.int64)
     rng.seed(seed)
     start = time.perf_counter()
-    steps = episodes.play_episodes(spec, q_learning_rule(), q, NO_PRIOR, 0, n_episodes, False, NO_PRIOR,
+    steps = episodes.play_episodes(spec, q_learning_rule(), q, NO_TABLE, 0, n_episodes, False, NO_TABLE,
                                    1.0, 0.99, returns, lengths)
     return returns, steps, time.perf_counter() - start
 

@@ -94,7 +94,7 @@ class CorridorEnv(ParallelEnv):
         self._done[:] = False
         self._prev[:] = 0
         self._steps = 0
-        return self._observations(self.agents), self._infos(self.agents)
+        return self._observe(self.agents)
 
     def step(self, actions: dict[str, int]):
         """Advance one step; ``actions`` must give exactly one action in 0..4 to every live agent."""
@@ -122,7 +122,7 @@ class CorridorEnv(ParallelEnv):
         terminations = {a: bool(self._done[AGENTS.index(a)]) for a in live}
         truncations = {a: truncate and not terminations[a] for a in live}
         reward_dict = {a: float(rewards[AGENTS.index(a)]) for a in live}
-        observations, infos = self._observations(live), self._infos(live)
+        observations, infos = self._observe(live)
         self.agents = [a for a in live if not (terminations[a] or truncations[a])]
         return observations, reward_dict, terminations, truncations, infos
 
@@ -157,33 +157,21 @@ class CorridorEnv(ParallelEnv):
             )
         return int(action)
 
-    def _observation(self, i: int):
-        egocentric = self.order == "egocentric"
-        if self.observation_type == "index":
-            return int(self._index(i))
-        return np.array(
-            game.observation_tuple(self._pos, self._prev, self._done, i, egocentric), dtype=np.int64
-        )
-
-    def _index(self, i: int) -> int:
-        a = self._arrays
-        return game.agent_observation(
-            a.cell_index, a.n_cells, self._pos, self._prev, self._done, i, self.order == "egocentric"
-        )
-
-    def _observations(self, agents):
-        return {a: self._observation(AGENTS.index(a)) for a in agents}
-
-    def _infos(self, agents):
-        egocentric = self.order == "egocentric"
-        infos = {}
-        for a in agents:
-            i = AGENTS.index(a)
-            infos[a] = {
+    def _observe(self, agents):
+        """Observations and infos of ``agents``, each agent's septuple and index computed once."""
+        egocentric, a = self.order == "egocentric", self._arrays
+        observations, infos = {}, {}
+        for agent in agents:
+            i = AGENTS.index(agent)
+            septuple = game.observation_tuple(self._pos, self._prev, self._done, i, egocentric)
+            index = int(game.agent_observation(a.cell_index, a.n_cells, self._pos, self._prev, self._done, i,
+                                               egocentric))
+            observations[agent] = index if self.observation_type == "index" else np.array(septuple, np.int64)
+            infos[agent] = {
                 "position": (int(self._pos[i, 0]), int(self._pos[i, 1])),
-                "septuple": game.observation_tuple(self._pos, self._prev, self._done, i, egocentric),
-                "index": int(self._index(i)),
+                "septuple": septuple,
+                "index": index,
                 "done": bool(self._done[i]),
                 "step": self._steps,
             }
-        return infos
+        return observations, infos

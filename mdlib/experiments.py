@@ -171,7 +171,7 @@ def run_many(methods, tasks="original", seeds=10, workers: int | None = None, pr
     tasks = resolve_tasks(tasks)
     methods = list(methods)
     require(len(methods) > 0, "no methods given")
-    for method in methods:
+    for method in {type(m): m for m in methods}.values():  # settings of one learner share kernels
         _warm_up(method, tasks)
     jobs = [(method, tasks, seed) for method in methods for seed in seeds]
     results: list[RunResult] = _map(_run_one, jobs, workers, progress, description)

@@ -23,7 +23,7 @@ import pytest
 from mdlib import game, load_task, solve_joint
 from mdlib.learners import QLearning
 from mdlib.learners import episodes, rng
-from mdlib.learners.base import NO_PRIOR
+from mdlib.learners.base import NO_TABLE
 from mdlib.solver import lone_return
 
 STAY, DOWN = 0, 1
@@ -63,7 +63,7 @@ def no_exploration_rule(learn, gamma=0.9, learning_rate=1.0):
 
 def play(spec, rule, q, n_episodes=1, first_episode=1):
     returns, lengths = np.empty((n_episodes, 2)), np.empty(n_episodes, np.int64)
-    episodes.play_episodes(spec, rule, q, NO_PRIOR, first_episode, n_episodes, False, NO_PRIOR, 1.0,
+    episodes.play_episodes(spec, rule, q, NO_TABLE, first_episode, n_episodes, False, NO_TABLE, 1.0,
                            RETURN_GAMMA, returns, lengths)
     return returns, lengths
 
@@ -158,7 +158,7 @@ def test_epsilon_schedule():
     for episode in (0, 100, 500, 3000):
         counts = np.zeros_like(q)
         for _ in range(60):  # 60 one-episode calls, each at this episode's epsilon
-            episodes.play_episodes(spec, rule, q, NO_PRIOR, episode, 1, True, counts, 1.0,
+            episodes.play_episodes(spec, rule, q, NO_TABLE, episode, 1, True, counts, 1.0,
                                    RETURN_GAMMA, returns, lengths)
         n = counts.sum()
         assert n >= 8000

@@ -21,7 +21,7 @@ import pytest
 
 from mdlib import game, load_task
 from mdlib.learners import PI0_FLOOR, distral_policy, episodes, rng, soft_value
-from mdlib.learners.base import NO_PRIOR
+from mdlib.learners.base import NO_TABLE
 from mdlib.learners.softq import log_prior, soft_policy, soft_q_learning_mdp, soft_state_value
 from mdlib.solver import soft_value_iteration
 
@@ -251,7 +251,7 @@ def test_the_game_loops_soft_update_is_eq_4_with_eq_3(alpha, beta):
     rule = episodes.rule(episodes.SOFT, learn=True, learning_rate=1.0, gamma=0.99, alpha=alpha, beta=beta)
     returns, lengths = np.empty((1, 2)), np.empty(1, np.int64)
     rng.seed(0)
-    episodes.play_episodes(spec, rule, q, log_pi0, 0, 1, False, NO_PRIOR, 1.0, 0.99, returns, lengths)
+    episodes.play_episodes(spec, rule, q, log_pi0, 0, 1, False, NO_TABLE, 1.0, 0.99, returns, lengths)
     assert lengths[0] == 4
     expected = before.copy()
     for agent, s, t in taken:

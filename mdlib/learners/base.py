@@ -116,10 +116,11 @@ def empty_tables(n_cells: int) -> np.ndarray:
 def evaluate(spec, rule, q, log_pi0, games: int, return_gamma: float) -> tuple[np.ndarray, int]:
     """Mean return per agent of ``games`` games of the current policies, learning nothing."""
     returns, lengths = np.empty((games, 2)), np.empty(games, np.int64)
-    steps = episodes.play_episodes(spec, rule, q, log_pi0, 0, games, False, _NO_COUNTS, 1.0,
+    steps = episodes.play_episodes(spec, rule, q, log_pi0, 0, games, False, NO_TABLE, 1.0,
                                    return_gamma, returns, lengths)
     return returns.mean(axis=0), steps
 
 
-_NO_COUNTS = np.zeros((2, 1, episodes.N_ACTIONS))
-NO_PRIOR = np.zeros((2, 1, episodes.N_ACTIONS))
+#: Stands in for a table the episode loop does not read: the prior outside soft mode, the
+#: counts when visits are not counted.
+NO_TABLE = np.zeros((2, 1, episodes.N_ACTIONS))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import episodes, rng
-from .base import Learner, NO_PRIOR, Protocol, RunResult, check_count, check_real, empty_tables, evaluate
+from .base import NO_TABLE, Learner, Protocol, RunResult, check_count, check_real, empty_tables, evaluate
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,11 @@ class QLearning(Learner):
             for k, stop in enumerate(eval_x):
                 n = int(stop - done_episodes)
                 steps += episodes.play_episodes(
-                    spec, learn, q, NO_PRIOR, done_episodes, n, False, NO_PRIOR, 1.0,
+                    spec, learn, q, NO_TABLE, done_episodes, n, False, NO_TABLE, 1.0,
                     self.protocol.return_gamma, train[i, done_episodes:stop], lengths[done_episodes:stop],
                 )
                 done_episodes = int(stop)
-                evals[i, k], eval_steps = evaluate(spec, greedy, q, NO_PRIOR, self.protocol.eval_games,
+                evals[i, k], eval_steps = evaluate(spec, greedy, q, NO_TABLE, self.protocol.eval_games,
                                                    self.protocol.return_gamma)
                 steps += eval_steps
             if keep_tables:
