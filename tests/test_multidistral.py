@@ -21,8 +21,7 @@ import pytest
 from scipy import stats
 
 from mdlib import experiments, game, load_task
-from mdlib.learners import MultiDistral, QLearning, RunResult, distill
-from mdlib.learners import episodes, rng
+from mdlib.learners import MultiDistral, QLearning, RunResult, distill, episodes, rng
 from mdlib.learners.base import Protocol
 from mdlib.solver import lone_return
 

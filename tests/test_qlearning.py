@@ -21,8 +21,7 @@ import numpy as np
 import pytest
 
 from mdlib import game, load_task, solve_joint
-from mdlib.learners import QLearning
-from mdlib.learners import episodes, rng
+from mdlib.learners import QLearning, episodes, rng
 from mdlib.learners.base import NO_TABLE
 from mdlib.solver import lone_return
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 
 import ipywidgets as widgets
-from ipywidgets.widgets.widget_link import DirectionalLink, Link
 import matplotlib
 import pytest
+from ipywidgets.widgets.widget_link import DirectionalLink, Link
 from PIL import Image
 
 matplotlib.use("Agg")
