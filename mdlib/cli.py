@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from .files import OutputError, check_output_folder
 from .learners import MultiDistral, QLearning
 from .tasks import resolve_tasks
 
@@ -96,10 +97,9 @@ def plan_from_args(args, parser):
                        tasks=args.tasks, workers=args.workers)
         if args.seeds is not None:
             plan = replace(plan, seeds=args.seeds)
+        check_output_folder(args.out, "--out")
     except ValueError as error:
         parser.error(str(error))
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out {args.out} exists and is not a folder")
     return plan
 
 
@@ -110,7 +110,11 @@ def main(argv=None) -> int:
         from .reproduce import reproduce
 
         plan = plan_from_args(args, parser)
-        results = reproduce(plan, args.out, progress=not args.no_progress)
+        try:
+            results = reproduce(plan, args.out, progress=not args.no_progress)
+        except OutputError as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return 1
         print(f"wrote figures 3-5 (PNG, SVG) and results.json to {args.out}/ "
               f"in {results['elapsed_s']} s, peak memory <= {results['peak_memory_mb']} MB")
         return 0

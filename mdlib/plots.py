@@ -14,6 +14,7 @@ from matplotlib.patches import Circle, FancyBboxPatch, PathPatch, Polygon, Recta
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
+from .files import check_output_file, write_atomically
 from .render import AGENT_COLOURS, COLOURS, GOAL_COLOURS
 from .tasks import Task, load_task, resolve_tasks
 
@@ -183,13 +184,15 @@ def figure_multidistral(v1, v2, optimum: float | None = None, suptitle: str | No
 
 
 def save_figure(fig, path_stem, formats=("png", "svg"), dpi: int = 150) -> list[str]:
-    """Write ``fig`` as ``path_stem.png`` and ``.svg`` with fixed metadata, so files repeat."""
+    """Write ``fig`` as ``path_stem.png`` and ``.svg`` with fixed metadata, so files repeat; each
+    file is written whole or not at all (:func:`mdlib.files.write_atomically`)."""
     paths = []
     for fmt in formats:
-        path = f"{path_stem}.{fmt}"
+        path = check_output_file(f"{path_stem}.{fmt}", (f".{fmt}",), "figure")
         metadata = {"Software": None} if fmt == "png" else {"Date": None}
-        fig.savefig(path, dpi=dpi, metadata=metadata)
-        paths.append(path)
+        write_atomically(path, lambda temporary: fig.savefig(temporary, dpi=dpi, metadata=metadata, format=fmt),
+                         "figure")
+        paths.append(str(path))
     return paths
 
 

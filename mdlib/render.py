@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .files import check_output_file, write_atomically
 from .game import Trajectory
 from .tasks import Task
 
@@ -145,14 +145,9 @@ def save_gif(
     import imageio.v3 as iio
 
     durations = [round(1000 / fps)] * (len(frames) - 1) + [round(1000 * hold_last)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}-{uuid.uuid4().hex}.gif")
-    try:
-        iio.imwrite(temporary, np.stack(frames), extension=".gif", duration=durations, loop=0)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    check_output_file(path, (".gif",), "GIF")
+    write_atomically(path, lambda temporary: iio.imwrite(temporary, np.stack(frames), extension=".gif",
+                                                         duration=durations, loop=0), "GIF")
     return path
 
 

@@ -2,8 +2,9 @@
 
 Writes ``fig3_q_learning``, ``fig4_multidistral_original`` and ``fig5_multidistral_symmetric``
 as PNG and SVG, and ``results.json`` with every curve (x = games per task; per-agent mean and 95%
-interval of the training and evaluation returns) and the settings used. Everything is written to
-a temporary folder first and moved into place at the end, so a failed run leaves nothing behind.
+interval of the training and evaluation returns) and the settings used. The output folder is
+checked before any run starts; everything is written to a scratch folder first and moved into
+place at the end (:class:`mdlib.files.StagedFolder`), so a failed run leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ import json
 import os
 import platform
 import resource
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import matplotlib
 
 from . import __version__
+from .files import StagedFolder
 from .experiments import optimum_per_agent, run_seeds
 from .learners import MultiDistral, QLearning
 from .tasks import resolve_tasks
@@ -48,13 +47,17 @@ class Plan:
 
 
 def reproduce(plan: Plan, out: str | os.PathLike, progress: bool = True) -> dict:
-    """Run the plan, write figures and ``results.json`` into ``out``; return the results."""
+    """Run the plan, write figures and ``results.json`` into ``out``; return the results.
+
+    Raises :class:`mdlib.files.OutputError` before any run if ``out`` cannot be written, and
+    after the runs if writing fails (nothing is left behind then).
+    """
     matplotlib.use("Agg")
     from .plots import figure_multidistral, figure_q_learning, save_figure
 
     start = time.perf_counter()
     tasks, symmetric = resolve_tasks(plan.tasks), resolve_tasks(plan.symmetric_tasks)
-    out = Path(out)
+    staging = StagedFolder(out, "--out")  # checks the folder before any run
     runs = {}
     runs["q_learning"] = run_seeds(plan.q_learning, tasks, plan.seeds, plan.workers, progress,
                                    "figure 3: Q-learning")
@@ -68,8 +71,7 @@ def reproduce(plan: Plan, out: str | os.PathLike, progress: bool = True) -> dict
     gamma = plan.q_learning.protocol.return_gamma
     optimum = {"original": optimum_per_agent(tasks, gamma), "symmetric": optimum_per_agent(symmetric, gamma)}
 
-    staging = Path(tempfile.mkdtemp(prefix=".reproduce-", dir=out.parent if out.parent.exists() else None))
-    try:
+    with staging as folder:
         figures = {
             "fig3_q_learning": figure_q_learning(runs["q_learning"], optimum["original"], Q_LEARNING_WINDOW),
             "fig4_multidistral_original": figure_multidistral(
@@ -79,9 +81,8 @@ def reproduce(plan: Plan, out: str | os.PathLike, progress: bool = True) -> dict
                 runs["multidistral_v1_symmetric"], runs["multidistral_v2_symmetric"], optimum["symmetric"],
                 "MultiDistral on the symmetric tasks (task 4 replaced by task 1)"),
         }
-        written = []
         for name, fig in figures.items():
-            written += [Path(p).name for p in save_figure(fig, staging / name)]
+            save_figure(fig, folder / name)
             matplotlib.pyplot.close(fig)
         elapsed = time.perf_counter() - start
         results = {
@@ -101,12 +102,7 @@ def reproduce(plan: Plan, out: str | os.PathLike, progress: bool = True) -> dict
                 for name, r in runs.items()
             },
         }
-        (staging / "results.json").write_text(json.dumps(results, indent=1))
-        out.mkdir(parents=True, exist_ok=True)
-        for name in [*written, "results.json"]:
-            shutil.move(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        (folder / "results.json").write_text(json.dumps(results, indent=1))
     return results
 
 

@@ -68,3 +68,19 @@ def test_bench_prints_one_json_object_last(tmp_path):
                 "compiled_over_plain_python"):
         assert report[key] > 0, key
     assert report["plain_python_matches_compiled"] is True
+
+
+@pytest.mark.parametrize("case", ["not writable", "is a file", "parent is a file"])
+def test_a_bad_output_folder_fails_before_any_run_and_writes_nothing(tmp_path, case):
+    (tmp_path / "file").write_text("x")
+    out, reason = {
+        "not writable": ("/proc/nope", "cannot write in /proc"),
+        "is a file": (str(tmp_path / "file"), "exists and is not a folder"),
+        "parent is a file": (str(tmp_path / "file" / "out"), "is a file, not a folder"),
+    }[case]
+    done = mdlib_cli("reproduce", "--quick", "--out", out)
+    assert done.returncode == 2, done.stderr
+    assert f"error: --out {out}: " in done.stderr and reason in done.stderr
+    assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr
+    assert "figure 3" not in done.stderr, "no run may start"
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
