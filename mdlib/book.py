@@ -1,0 +1,40 @@
+"""What the book's chapters share besides the library itself: numbers recorded for the prose.
+
+A chapter quotes a computed number through myst-nb's ``glue`` and a ``{glue:text}`` role. The
+record keeps the value's text, and the last digits of a float depend on the CPU that computed
+it (BLAS kernels and numpy's SIMD paths round differently), so a full-precision record would
+make the committed notebook reproducible only on the machine that executed it. :func:`glue`
+therefore records floats at :data:`SIGNIFICANT_DIGITS` significant digits: more than any page
+prints, far fewer than any CPU changes.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+#: Significant digits a glued float keeps. The pages print at most four decimals of numbers
+#: below a thousand (7 significant digits); CPUs differ around the 15th.
+SIGNIFICANT_DIGITS = 8
+
+
+def portable(value):
+    """``value`` with every float (also inside lists and tuples) rounded to
+    :data:`SIGNIFICANT_DIGITS` significant digits, numpy scalars turned into Python numbers;
+    anything else unchanged."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(f"{float(value):.{SIGNIFICANT_DIGITS}g}")
+    if isinstance(value, (list, tuple)):
+        return type(value)(portable(v) for v in value)
+    return value
+
+
+def glue(name: str, value, display: bool = False):
+    """Record ``value`` under ``name`` for a ``{glue:text}`name`` role, floats at
+    :data:`SIGNIFICANT_DIGITS` significant digits (:func:`portable`); not displayed by default."""
+    from myst_nb import glue as myst_glue
+
+    return myst_glue(name, portable(value), display=display)
