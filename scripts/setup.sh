@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Create .venv with everything the book and the tests need (idempotent: a second run with the
-# same requirements installs nothing). Sourced by build-book.sh and test.sh; safe to run alone.
+# Create .venv with everything the book and the tests need, at the exact versions of
+# requirements.lock (the environment the committed notebooks were executed in), then mdlib itself
+# in editable mode. Idempotent: a second run with the same lock file installs nothing. Run by
+# build-book.sh and test.sh; safe to run alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,9 +23,10 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
-stamp=".venv/.installed-$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r requirements.txt
+  .venv/bin/python -m pip install --quiet -r requirements.lock
+  .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   rm -f .venv/.installed-* && touch "$stamp"
 fi
