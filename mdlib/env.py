@@ -16,7 +16,8 @@ OBSERVATION_TYPES = ("septuple", "index")
 
 
 class CorridorEnv(ParallelEnv):
-    """Two agents, two rooms, one corridor (``corridor-rules.md``).
+    """Two agents, two rooms, one corridor: the rules of :mod:`mdlib.game` (the book's appendix
+    *The rules of the corridor game*) as a PettingZoo parallel environment.
 
     Parameters
     ----------

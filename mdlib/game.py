@@ -1,9 +1,33 @@
-"""The corridor game's rules as one compiled transition kernel, and the observation encoding.
+"""The corridor game: its rules as one compiled transition kernel, and the observation encoding.
 
-Everything that moves agents calls :func:`transition`: the PettingZoo environment, the exact
-solver and every learner. There is no second copy of the rules. The rules are those of
-``corridor-rules.md``; the test suite checks this kernel against a plain Python statement of
-them on every reachable joint state and joint action.
+Two agents share a map of two rooms joined by a corridor one cell wide; each must reach its own
+goal, and when their paths cross in the corridor one of them has to wait. The complete rules are
+the book's appendix *The rules of the corridor game* (``book/rules.md``); this docstring is their
+summary. Everything that moves agents calls :func:`transition`: the PettingZoo environment
+(:class:`mdlib.CorridorEnv`), the exact solvers and every learner. There is no second copy of the
+rules; ``tests/test_game.py`` checks the kernel against an independent plain-Python statement of
+them on every reachable joint state and joint action of every map, under both contention rules.
+
+=================  ==========================================================================
+Agents             ``agent_1`` (starts on ``4``, goal ``2``), ``agent_2`` (starts on ``5``,
+                   goal ``3``); both act at every step, simultaneously
+Actions            ``Discrete(5)``: 0 stay, 1 down, 2 up, 3 left, 4 right (:data:`ACTION_NAMES`,
+                   :data:`MOVES`)
+Observations       the septuple (first agent's row, col, second agent's row, col, own previous
+                   action, other's previous action, other arrived), egocentric (own cell first)
+                   or absolute (agent 1 first); as a table row, :func:`observation_index` over the
+                   free cells: 23 x 23 x 5 x 5 x 2 = 26,450 rows on the report's maps
+Rewards            +100 (:data:`GOAL_REWARD`) on arriving at one's own goal, -0.1
+                   (:data:`STEP_REWARD`) for every other step until then, 0 after arriving
+Contention         ``reference`` (agent 2 wins a contested cell, agent 1 stays) or
+                   ``both_blocked`` (both stay); no entering the other's current cell
+Episode end        both agents arrived, or ``max_steps`` steps (200 by default)
+Lone game          one agent alone, the other absent: it blocks nothing and never moves
+=================  ==========================================================================
+
+Version history: ``corridor_v0``, the game as the appendix states it (the report's maps, actions
+and rewards; -0.1 also for a step onto the other agent's goal, which the report's code left
+free; the reference contention rule by default).
 """
 
 from __future__ import annotations
@@ -73,7 +97,7 @@ def observation_count(n_cells: int) -> int:
 
 @numba.njit(cache=True, inline="always")
 def transition(walls, goals, contention, row_1, col_1, row_2, col_2, done_1, done_2, action_1, action_2):
-    """One simultaneous step of both agents (``corridor-rules.md``, "One step").
+    """One simultaneous step of both agents (the rules appendix, "One step").
 
     Takes both positions, done flags and actions; returns the next
     ``(row_1, col_1, row_2, col_2, done_1, done_2, reward_1, reward_2)``. Scalars in and out, no

@@ -1,8 +1,8 @@
-"""The compiled transition kernel and the observation encoding against corridor-rules.md.
+"""The compiled transition kernel and the observation encoding against the rules appendix.
 
 The heart of this module is a plain Python statement of the rules (``rules_step``), written from
-the design document and not from the kernel. The kernel must agree with it on every reachable
-joint state and every joint action of every task, under both contention rules.
+the rules appendix (book/rules.md) and not from the kernel. The kernel must agree with it on
+every reachable joint state and every joint action of every task, under both contention rules.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ MOVE = {STAY: (0, 0), DOWN: (1, 0), UP: (-1, 0), LEFT: (0, -1), RIGHT: (0, 1)}
 
 
 def rules_step(walls, goals, positions, done, actions, contention):
-    """One step of corridor-rules.md, "One step", for agents 1 and 2 (indices 0 and 1).
+    """One step of the rules appendix (book/rules.md, "One step") for agents 1 and 2 (indices 0 and 1).
 
     ``positions`` and ``goals`` are pairs of (row, col); returns (new positions, new done flags,
     rewards), each a pair.

@@ -1,4 +1,4 @@
-"""Maps and task sets (corridor-rules.md, "Maps")."""
+"""Maps and task sets (the rules appendix, book/rules.md, "Maps")."""
 
 from __future__ import annotations
 
