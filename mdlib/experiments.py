@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats
@@ -71,7 +71,11 @@ def summarise(x: np.ndarray, per_seed: np.ndarray, window: int = 1) -> Summary:
 
 @dataclass
 class SeedRuns:
-    """The runs of one method over several seeds, stacked: ``train[seed, task, point, agent]``."""
+    """The runs of one method over several seeds, stacked: ``train[seed, task, point, agent]``.
+
+    ``evals`` is the runs' own evaluation (``eval_mode``: ``RunResult.evaluation``), and
+    ``eval_returns`` every evaluation the runs made, by name (``RunResult.eval_returns``).
+    """
 
     method: str
     settings: dict
@@ -82,10 +86,16 @@ class SeedRuns:
     eval_x: np.ndarray
     evals: np.ndarray
     env_steps: int
+    eval_mode: str = "sampled"
+    eval_returns: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.eval_returns = self.eval_returns or {self.eval_mode: self.evals}
 
     @classmethod
     def stack(cls, runs: list[RunResult]) -> SeedRuns:
         first = runs[0]
+        evals = {mode: np.stack([r.eval_returns[mode] for r in runs]) for mode in first.eval_returns}
         return cls(
             method=first.method,
             settings=first.settings,
@@ -94,21 +104,26 @@ class SeedRuns:
             train_x=first.train_x,
             train=np.stack([r.train_return for r in runs]),
             eval_x=first.eval_x,
-            evals=np.stack([r.eval_return for r in runs]),
+            evals=evals[first.evaluation],
             env_steps=int(sum(r.env_steps for r in runs)),
+            eval_mode=first.evaluation,
+            eval_returns=evals,
         )
 
     def training(self, window: int = 1) -> Summary:
         """Training return averaged over tasks: mean and 95% interval across seeds."""
         return summarise(self.train_x, self.train.mean(axis=1), window)
 
-    def evaluation(self) -> Summary:
-        """Return of the learned policies played without learning, averaged over tasks."""
-        return summarise(self.eval_x, self.evals.mean(axis=1))
+    def evaluation(self, mode: str | None = None) -> Summary:
+        """Return of the learned policies played without learning, averaged over tasks: played as
+        ``mode`` (``"sampled"`` or ``"greedy"``), by default the runs' own ``eval_mode``."""
+        mode = self.eval_mode if mode is None else mode
+        require(mode in self.eval_returns, f"mode must be one of {', '.join(self.eval_returns)}, got {mode!r}")
+        return summarise(self.eval_x, self.eval_returns[mode].mean(axis=1))
 
-    def final(self) -> Summary:
+    def final(self, mode: str | None = None) -> Summary:
         """The last evaluation point only."""
-        s = self.evaluation()
+        s = self.evaluation(mode)
         return Summary(s.x[-1:], s.mean[-1:], s.low[-1:], s.high[-1:], s.n_seeds)
 
     def to_dict(self, window: int = 1) -> dict:
@@ -119,6 +134,7 @@ class SeedRuns:
             "seeds": list(self.seeds),
             "x_axis": "games per task",
             "training_return": self.training(window).to_dict(),
+            "evaluation": self.eval_mode,
             "evaluation_return": self.evaluation().to_dict(),
         }
 
@@ -184,8 +200,9 @@ def learned_trajectories(method, tasks="original", seeds=10, workers: int | None
     """Run ``method`` once per seed keeping its tables (the very runs :func:`run_seeds` makes),
     then play one episode of the learned policies on every task, learning nothing:
     ``trajectories[seed_index][task_index]``. Greedy Q-learning policies break ties at random and
-    MultiDistral's task policies sample equation 5, both seeded by the run's seed, so the result
-    repeats exactly. The statistics of :mod:`mdlib.analysis` read what the agents did."""
+    MultiDistral's task policies sample equation 5 (or take its most probable action, for a
+    method with ``evaluation="greedy"``), all seeded by the run's seed, so the result repeats
+    exactly. The statistics of :mod:`mdlib.analysis` read what the agents did."""
     seeds = _seed_list(seeds)
     tasks = resolve_tasks(tasks)
     _warm_up(method, tasks)

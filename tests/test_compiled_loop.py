@@ -36,9 +36,13 @@ SCRIPT = textwrap.dedent("""
                                                                                    keep_tables=True)
     md = MultiDistral(version="v2", iterations=3, e_games=10, m_games=10,
                       protocol=Protocol(eval_games=3)).run(["task1", "task5"], seed=3, keep_tables=True)
+    lone = MultiDistral(players="alone", q_init="wander", iterations=3, e_games=10, m_games=10,
+                        protocol=Protocol(eval_games=3)).run(["task1", "task5"], seed=3, keep_tables=True)
     np.savez(sys.argv[1], q_train=q.train_return, q_eval=q.eval_return, q_q=q.tables["q"],
-             md_train=md.train_return, md_eval=md.eval_return, md_q=md.tables["q"], md_pi0=md.tables["pi0"],
-             steps=[q.env_steps, md.env_steps])
+             md_train=md.train_return, md_eval=md.eval_return, md_greedy=md.eval_returns["greedy"],
+             md_q=md.tables["q"], md_pi0=md.tables["pi0"], lone_train=lone.train_return,
+             lone_eval=lone.eval_return, lone_greedy=lone.eval_returns["greedy"], lone_pi0=lone.tables["pi0"],
+             steps=[q.env_steps, md.env_steps, lone.env_steps])
 """)
 
 
@@ -63,13 +67,26 @@ def test_q_learning_compiled_equals_interpreted_bit_for_bit(interpreted):
 
 
 def test_multidistral_compiled_equals_interpreted(interpreted):
-    """The soft path (eqs. 3-5, sampling, M-step counts): the same games are played, so returns
-    and the distilled pi0 are bit-identical; the Q tables may differ in the last bit, since the
-    compiled exp and log need not round exactly like NumPy's."""
+    """The soft path (eqs. 3-5, sampling, M-step counts, greedy play on eq. 5's logits): the same
+    games are played, so returns and the distilled pi0 are bit-identical; the Q tables may differ
+    in the last bit, since the compiled exp and log need not round exactly like NumPy's."""
     md = MultiDistral(version="v2", iterations=3, e_games=10, m_games=10,
                       protocol=Protocol(eval_games=3)).run(["task1", "task5"], seed=3, keep_tables=True)
     np.testing.assert_array_equal(md.train_return, interpreted["md_train"])
     np.testing.assert_array_equal(md.eval_return, interpreted["md_eval"])
+    np.testing.assert_array_equal(md.eval_returns["greedy"], interpreted["md_greedy"])
     np.testing.assert_array_equal(md.tables["pi0"], interpreted["md_pi0"])
     np.testing.assert_allclose(md.tables["q"], interpreted["md_q"], rtol=1e-12, atol=1e-12)
     assert md.env_steps == interpreted["steps"][1]
+
+
+def test_agents_alone_compiled_equal_interpreted(interpreted):
+    """Each agent alone on the map (the other off it, observations of the own cell only), tables
+    started at the wander value: the same games both ways."""
+    lone = MultiDistral(players="alone", q_init="wander", iterations=3, e_games=10, m_games=10,
+                        protocol=Protocol(eval_games=3)).run(["task1", "task5"], seed=3, keep_tables=True)
+    np.testing.assert_array_equal(lone.train_return, interpreted["lone_train"])
+    np.testing.assert_array_equal(lone.eval_return, interpreted["lone_eval"])
+    np.testing.assert_array_equal(lone.eval_returns["greedy"], interpreted["lone_greedy"])
+    np.testing.assert_array_equal(lone.tables["pi0"], interpreted["lone_pi0"])
+    assert lone.env_steps == interpreted["steps"][2]

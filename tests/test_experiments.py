@@ -3,7 +3,8 @@
 The numbers are built by hand (a SeedRuns with chosen returns), so every count, share and
 interval can be checked against its definition: the gap is agent 2's task-averaged return minus
 agent 1's, per seed; the share of seeds with agent 2 ahead gets an exact Clopper-Pearson 95%
-interval; the mean gap a Student-t 95% interval.
+interval; the mean gap a Student-t 95% interval. ``SeedRuns`` also carries every evaluation the
+runs made (sampled and greedy for MultiDistral).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mdlib.experiments import SeedRuns, agent_gap, difference, learned_trajectories, mean_interval
-from mdlib.learners import QLearning, play_learned
+from mdlib.experiments import SeedRuns, agent_gap, difference, learned_trajectories, mean_interval, run_seeds
+from mdlib.learners import MultiDistral, QLearning, play_learned
+from mdlib.learners.base import Protocol
 
 
 def hand_made_runs(evals: np.ndarray, train: np.ndarray | None = None) -> SeedRuns:
@@ -160,3 +162,28 @@ def test_paired_difference_matches_seeds_and_is_the_paired_t_interval():
                       train=evals[:2], eval_x=a.eval_x, evals=evals[:2], env_steps=0)
     with pytest.raises(ValueError, match="common seeds"):
         difference(a, lonely, paired=True)
+
+
+# Both evaluations over seeds ------------------------------------------------------------------------
+
+
+def test_seed_runs_stack_both_evaluations_and_report_either():
+    """``SeedRuns`` keeps every evaluation the runs made; ``evaluation()`` is the runs' own (the one
+    ``eval_return`` holds), ``evaluation(mode)`` either one; an unknown mode is refused."""
+    method = MultiDistral(iterations=2, e_games=5, m_games=5, evaluation="greedy", protocol=Protocol(eval_games=3))
+    runs = run_seeds(method, ["task1", "task5"], seeds=[0, 3], workers=1, progress=False)
+    assert runs.eval_mode == "greedy" and set(runs.eval_returns) == {"sampled", "greedy"}
+    for mode in ("sampled", "greedy"):
+        stacked = np.stack([method.run(["task1", "task5"], seed=s).eval_returns[mode] for s in (0, 3)])
+        np.testing.assert_array_equal(runs.eval_returns[mode], stacked)
+        np.testing.assert_array_equal(runs.evaluation(mode).mean, stacked.mean(axis=1).mean(axis=0))
+    np.testing.assert_array_equal(runs.evals, runs.eval_returns["greedy"])
+    np.testing.assert_array_equal(runs.evaluation().mean, runs.evaluation("greedy").mean)
+    np.testing.assert_array_equal(runs.final("sampled").mean, runs.evaluation("sampled").mean[-1:])
+    assert runs.to_dict()["evaluation"] == "greedy"
+    with pytest.raises(ValueError, match="mode must be one of sampled, greedy, got 'mean'"):
+        runs.evaluation("mean")
+    q_runs = run_seeds(QLearning(episodes=20, eval_every=10), "task5", seeds=2, workers=1, progress=False)
+    assert q_runs.eval_mode == "greedy" and set(q_runs.eval_returns) == {"greedy"}
+    hand = hand_made_runs(np.zeros((2, 2, 3, 2)))  # made without them: its evals are its only evaluation
+    assert hand.eval_returns == {"sampled": hand.evals}

@@ -34,7 +34,9 @@ def same_run(a: RunResult, b: RunResult) -> bool:
     arrays = ("train_x", "train_return", "eval_x", "eval_return")
     return (all(np.array_equal(getattr(a, k), getattr(b, k)) for k in arrays)
             and a.env_steps == b.env_steps and a.tables.keys() == b.tables.keys()
-            and all(np.array_equal(a.tables[k], b.tables[k]) for k in a.tables))
+            and all(np.array_equal(a.tables[k], b.tables[k]) for k in a.tables)
+            and a.eval_returns.keys() == b.eval_returns.keys()
+            and all(np.array_equal(a.eval_returns[k], b.eval_returns[k]) for k in a.eval_returns))
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +110,11 @@ def test_multidistral_learns_task_5(version, seed):
 def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch, version, carry_q):
     """Every call of the episode loop, recorded. Per iteration and task: an E-step (soft Q-learning
     against the current prior, e_games), an evaluation of the learned policies against that same
-    prior (eval_games, no learning, no counting), and the M-step rollouts (m_games, no learning,
-    discounted counts with the learner's gamma, summed over tasks). The next iteration's prior is
-    the distillation of those counts (eq. 6 for V1, eq. 8 for V2), floored at pi0_floor."""
+    prior (eval_games, sampling eq. 5, no learning, no counting), and the M-step rollouts (m_games,
+    no learning, discounted counts with the learner's gamma, summed over tasks); then, once every
+    task is done, the greedy evaluation of each task (eval_games, argmax of eq. 5's logits). The
+    next iteration's prior is the distillation of those counts (eq. 6 for V1, eq. 8 for V2),
+    floored at pi0_floor."""
     calls = []
     real = episodes.play_episodes
 
@@ -124,31 +128,38 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
     method = MultiDistral(version=version, carry_q=carry_q, alpha=0.6, beta=1.5, gamma=0.95, learning_rate=0.3,
                           iterations=3, e_games=4, m_games=6, pi0_floor=1e-3, protocol=Protocol(eval_games=2))
     result = method.run(["task1", "task5"], seed=0, keep_tables=True)
-    assert len(calls) == 3 * 2 * 3  # iterations x tasks x (E, evaluation, M)
+    per_iteration = 2 * 3 + 2  # tasks x (E, sampled evaluation, M), then tasks x greedy evaluation
+    assert len(calls) == 3 * per_iteration
     prior = np.full((2, 26_450, 5), 0.2)
     for it in range(3):
-        iteration = calls[6 * it: 6 * it + 6]
+        iteration = calls[per_iteration * it: per_iteration * (it + 1)]
         counts = iteration[2]["counts"]
+        expected_log_prior = np.log(np.maximum(prior, 1e-3))
         for task in range(2):
             e, ev, m = iteration[3 * task: 3 * task + 3]
-            assert (e["n"], ev["n"], m["n"]) == (4, 2, 6)
+            greedy = iteration[6 + task]
+            assert (e["n"], ev["n"], m["n"], greedy["n"]) == (4, 2, 6, 2)
             assert e["rule"].mode == ev["rule"].mode == m["rule"].mode == episodes.SOFT
-            assert (e["rule"].learn, ev["rule"].learn, m["rule"].learn) == (True, False, False)
-            assert (e["count"], ev["count"], m["count"]) == (False, False, True)
+            assert greedy["rule"].mode == episodes.DISTRAL_GREEDY
+            assert (e["rule"].learn, ev["rule"].learn, m["rule"].learn, greedy["rule"].learn) == (True, False, False,
+                                                                                                 False)
+            assert (e["count"], ev["count"], m["count"], greedy["count"]) == (False, False, True, False)
             assert (e["rule"].alpha, e["rule"].beta, e["rule"].gamma, e["rule"].learning_rate) == (0.6, 1.5, 0.95, 0.3)
-            assert (ev["rule"].alpha, ev["rule"].beta, m["rule"].alpha, m["rule"].beta) == (0.6, 1.5, 0.6, 1.5)
+            for call in (ev, m, greedy):
+                assert (call["rule"].alpha, call["rule"].beta) == (0.6, 1.5)
             assert m["count_gamma"] == 0.95 and e["return_gamma"] == ev["return_gamma"] == 0.99
             assert m["counts"] is counts  # one count table for all tasks: eq. 6 sums over tasks
-            expected_log_prior = np.log(np.maximum(prior, 1e-3))
-            for call in (e, ev, m):
+            for call in (e, ev, m, greedy):
                 np.testing.assert_array_equal(call["log_pi0"], expected_log_prior)
-            # the evaluation and the M-step play the Q tables the E-step just learned
+            # both evaluations and the M-step play the Q tables the E-step just learned
             assert np.shares_memory(e["q"], ev["q"]) and np.shares_memory(e["q"], m["q"])
+            assert np.shares_memory(e["q"], greedy["q"])
             np.testing.assert_array_equal(ev["q_before"], m["q_before"])
+            np.testing.assert_array_equal(ev["q_before"], greedy["q_before"])
             assert e["q_before"].any() == (carry_q and it > 0)  # carried, or restarted from zero
         prior = distill(counts, version)
     np.testing.assert_array_equal(result.tables["pi0"], prior)
-    np.testing.assert_array_equal(result.tables["prior"], distill(calls[6 + 2]["counts"], version))
+    np.testing.assert_array_equal(result.tables["prior"], distill(calls[per_iteration + 2]["counts"], version))
 
 
 # --- validation ------------------------------------------------------------------------------------
@@ -183,6 +194,18 @@ def no_work(monkeypatch):
     (dict(carry_q="yes"), r"carry_q must be True or False, got 'yes'"),
     (dict(protocol=Protocol(eval_games=-1)), r"eval_games must be an integer >= 1, got -1"),
     (dict(protocol=Protocol(contention="polite")), r"contention must be one of reference, both_blocked"),
+    (dict(q_init=float("nan")), r"q_init must be a finite number or 'wander', got nan"),
+    (dict(q_init=float("-inf")), r"q_init must be a finite number or 'wander', got -inf"),
+    (dict(q_init="optimistic"), r"q_init must be a finite number or 'wander', got 'optimistic'"),
+    (dict(q_init=True), r"q_init must be a finite number or 'wander', got True"),
+    (dict(q_init=None), r"q_init must be a finite number or 'wander', got None"),
+    (dict(distill="no"), r"distill must be True or False, got 'no'"),
+    (dict(distill=0), r"distill must be True or False, got 0"),
+    (dict(rollouts_learn=1), r"rollouts_learn must be True or False, got 1"),
+    (dict(evaluation="mean"), r"evaluation must be one of sampled, greedy, got 'mean'"),
+    (dict(evaluation=None), r"evaluation must be one of sampled, greedy, got None"),
+    (dict(players="solo"), r"players must be one of both, alone, got 'solo'"),
+    (dict(players=1), r"players must be one of both, alone, got 1"),
 ])
 def test_bad_multidistral_settings_are_refused(no_work, settings, message):
     with pytest.raises(ValueError, match=message):

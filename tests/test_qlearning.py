@@ -227,3 +227,11 @@ def test_both_agents_learn_their_own_tables():
         written = np.count_nonzero(np.any(q[agent] != 0, axis=1))
         assert written > 100
         assert q[agent].max() == pytest.approx(100.0, abs=1e-6)
+
+
+def test_q_learning_reports_its_greedy_evaluation_by_name():
+    """Q-learning evaluates greedily only: ``eval_returns`` has that one, and ``eval_return`` is it."""
+    result = QLearning(episodes=40, eval_every=20).run("task5", seed=0)
+    assert result.evaluation == "greedy" and list(result.eval_returns) == ["greedy"]
+    assert result.eval_return is result.eval_returns["greedy"]
+    assert result.eval_return.shape == (1, 2, 2)

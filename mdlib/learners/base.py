@@ -32,6 +32,10 @@ def check_real(name: str, value, low: float, high: float, low_open=False, high_o
     require(ok, f"{name} must lie in {interval}, got {value!r}")
 
 
+#: Who plays each game: both agents together, or each agent alone on the map.
+PLAYERS = ("both", "alone")
+
+
 @dataclass(frozen=True)
 class Protocol:
     """The game and how learned policies are measured; the same for every method so that curves
@@ -55,8 +59,18 @@ class Protocol:
                 f"order must be one of {', '.join(OBSERVATION_ORDERS)}, got {self.order!r}")
 
     def specs(self, tasks) -> tuple[tuple[Task, ...], list[episodes.GameSpec]]:
+        """The tasks, and each one's game of both agents."""
+        tasks, rounds = self.rounds(tasks)
+        return tasks, [games[0] for games in rounds]
+
+    def rounds(self, tasks, players: str = "both") -> tuple[tuple[Task, ...], list[tuple[episodes.GameSpec, ...]]]:
+        """The tasks, and for each the games of one round of play: the game of both agents, or with
+        ``players="alone"`` agent 1's game alone, then agent 2's (see :func:`play_round`)."""
+        require(players in PLAYERS, f"players must be one of {', '.join(PLAYERS)}, got {players!r}")
         tasks = resolve_tasks(tasks)
-        return tasks, [episodes.game_spec(t, self.contention, self.order, self.max_steps) for t in tasks]
+        seats = (None,) if players == "both" else (0, 1)
+        return tasks, [tuple(episodes.game_spec(t, self.contention, self.order, self.max_steps, alone)
+                             for alone in seats) for t in tasks]
 
     def settings(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -78,8 +92,10 @@ class RunResult:
 
     ``train_return[task, point, agent]`` is the return of the games the agents learned from (what
     the report plotted), at ``train_x`` games per task; ``eval_return`` the mean return of the
-    learned policies played without learning, at ``eval_x`` games per task. All returns are
-    discounted with the protocol's ``return_gamma``.
+    learned policies played without learning, at ``eval_x`` games per task. ``eval_returns`` has
+    every way the learned policies were played, by name: ``"sampled"`` (eq. 5) and ``"greedy"`` (its
+    most probable action) for MultiDistral, ``"greedy"`` for Q-learning; ``evaluation`` names the
+    one ``eval_return`` holds. All returns are discounted with the protocol's ``return_gamma``.
     """
 
     method: str
@@ -92,6 +108,13 @@ class RunResult:
     eval_return: np.ndarray
     env_steps: int
     tables: dict = field(default_factory=dict, repr=False)
+    evaluation: str = "sampled"
+    eval_returns: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.eval_returns = self.eval_returns or {self.evaluation: self.eval_return}
+        require(self.evaluation in self.eval_returns,
+                f"evaluation {self.evaluation!r} is not one of eval_returns: {', '.join(self.eval_returns)}")
 
     @property
     def train_mean(self) -> np.ndarray:
@@ -109,18 +132,33 @@ class RunResult:
         return self.eval_mean[-1]
 
 
-def empty_tables(n_cells: int) -> np.ndarray:
-    return np.zeros((2, observation_count(n_cells), episodes.N_ACTIONS))
+def table_shape(n_cells: int, players: str = "both") -> tuple[int, int, int]:
+    """(agents, rows, actions) of a learner's tables: a row per observation, or per free cell
+    for agents that play alone."""
+    rows = n_cells if players == "alone" else observation_count(n_cells)
+    return 2, rows, episodes.N_ACTIONS
 
 
-def evaluate(spec, rule, q, log_pi0, games: int, return_gamma: float) -> tuple[np.ndarray, int]:
-    """Mean return per agent of ``games`` games of the current policies, learning nothing."""
-    returns, lengths = np.empty((games, 2)), np.empty(games, np.int64)
-    steps = episodes.play_episodes(spec, rule, q, log_pi0, 0, games, False, NO_TABLE, 1.0,
-                                   return_gamma, returns, lengths)
-    return returns.mean(axis=0), steps
+def empty_tables(n_cells: int, players: str = "both") -> np.ndarray:
+    return np.zeros(table_shape(n_cells, players))
 
 
 #: Stands in for a table the episode loop does not read: the prior outside soft mode, the
 #: counts when visits are not counted.
 NO_TABLE = np.zeros((2, 1, episodes.N_ACTIONS))
+
+
+def play_round(games, rule, q, log_pi0, n_games: int, return_gamma: float, counts=None,
+               count_gamma: float = 1.0) -> tuple[np.ndarray, int]:
+    """``n_games`` games of each of one task's ``games`` (:meth:`Protocol.rounds`): each agent's
+    mean return, and the environment steps taken. With ``counts`` the discounted visits are added
+    to it (eqs. 6 and 8). An absent agent's return is 0, so over the games of agents alone the
+    sum is each agent's return in its own games."""
+    returns, lengths = np.empty((n_games, 2)), np.empty(n_games, np.int64)
+    mean, steps = np.zeros(2), 0
+    for game in games:
+        steps += episodes.play_episodes(game, rule, q, log_pi0, 0, n_games, counts is not None,
+                                        NO_TABLE if counts is None else counts, count_gamma, return_gamma,
+                                        returns, lengths)
+        mean += returns.mean(axis=0)
+    return mean, steps

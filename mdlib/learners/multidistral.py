@@ -9,14 +9,29 @@ agents learn their task policies by soft Q-learning against the current prior (e
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import episodes, rng
-from .base import Learner, Protocol, RunResult, check_count, check_real, empty_tables, evaluate, require
+from .base import (
+    PLAYERS,
+    Learner,
+    Protocol,
+    RunResult,
+    check_count,
+    check_real,
+    play_round,
+    require,
+    table_shape,
+)
 from .distill import VERSIONS, distill
-from .softq import PI0_FLOOR, log_prior
+from .softq import PI0_FLOOR, log_prior, wander_value
+
+#: The two ways learned task policies are played at an evaluation point: sampling eq. 5, or
+#: its most probable action.
+EVALUATIONS = ("sampled", "greedy")
 
 
 @dataclass(frozen=True)
@@ -26,7 +41,30 @@ class MultiDistral(Learner):
     ``alpha`` (Distral's exponent on pi0, in [0, 1]) and ``beta`` (its inverse temperature, > 0)
     are the Distral parameters, ``learning_rate`` the step size of the soft-Q update. With
     ``carry_q`` the task Q tables carry over from one iteration to the next; the original code
-    restarted them from zero every iteration (``carry_q=False``).
+    restarted them every iteration (``carry_q=False``).
+
+    The switches of the diagnosis, each off by default:
+
+    * ``q_init``: every entry of every task Q table starts at this number (and restarts there
+      without ``carry_q``), or at ``"wander"``, :func:`~mdlib.learners.softq.wander_value`, the
+      soft value of wandering for ever under a uniform prior (``initial_q`` is the number used).
+    * ``distill=False``: pi0 stays uniform for the whole run, the no-transfer control; the
+      M-step rollouts are still played, so games, env steps and the random stream stay comparable.
+    * ``rollouts_learn=True``: the M-step games also update Q (the E-step's soft-Q update), as
+      well as being counted: every game teaches Q, for the same number of games. Both
+      evaluations still play the tables the E-step left.
+    * ``players="alone"``: each agent plays each map alone, the other absent (it neither moves
+      nor blocks), observing only its own free cell (tables of ``n_cells`` rows); per iteration
+      and task agent 1's games come before agent 2's in each phase. V1 distils per agent, V2
+      pools both agents' cell counts. The sampled counterpart of the exact
+      :func:`mdlib.exact_distral.solve_distral` with ``players="alone"``.
+
+    Every evaluation point plays ``protocol.eval_games`` games per task twice, learning nothing:
+    sampling eq. 5 right after the E-step (as the report did), and greedily on eq. 5's logits
+    ``alpha log pi0 + beta Q`` (ties at random) once all of the iteration's other games are played.
+    ``evaluation`` says which one ``RunResult.eval_return`` holds; ``eval_returns`` has both.
+    The greedy games draw random numbers (ties), so from the second iteration on a run differs
+    from one without them; its first point (training and sampled evaluation) does not.
     """
 
     version: str = "v1"
@@ -39,6 +77,11 @@ class MultiDistral(Learner):
     m_games: int = 75
     carry_q: bool = True
     pi0_floor: float = PI0_FLOOR
+    q_init: float | str = 0.0
+    distill: bool = True
+    rollouts_learn: bool = False
+    evaluation: str = "sampled"
+    players: str = "both"
     protocol: Protocol = field(default_factory=Protocol)
 
     def __post_init__(self):
@@ -52,6 +95,15 @@ class MultiDistral(Learner):
         check_count("m_games", self.m_games)
         require(isinstance(self.carry_q, bool), f"carry_q must be True or False, got {self.carry_q!r}")
         check_real("pi0_floor", self.pi0_floor, 0.0, 1.0 / episodes.N_ACTIONS, low_open=True)
+        number = isinstance(self.q_init, (int, float, np.integer, np.floating)) and not isinstance(self.q_init, bool)
+        require((number and math.isfinite(self.q_init)) or (isinstance(self.q_init, str) and self.q_init == "wander"),
+                f"q_init must be a finite number or 'wander', got {self.q_init!r}")
+        require(isinstance(self.distill, bool), f"distill must be True or False, got {self.distill!r}")
+        require(isinstance(self.rollouts_learn, bool),
+                f"rollouts_learn must be True or False, got {self.rollouts_learn!r}")
+        require(self.evaluation in EVALUATIONS,
+                f"evaluation must be one of {', '.join(EVALUATIONS)}, got {self.evaluation!r}")
+        require(self.players in PLAYERS, f"players must be one of {', '.join(PLAYERS)}, got {self.players!r}")
         self.protocol.check()
 
     @property
@@ -62,41 +114,54 @@ class MultiDistral(Learner):
     def games_per_iteration(self) -> int:
         return self.e_games + self.m_games
 
+    @property
+    def initial_q(self) -> float:
+        """The value every task Q table entry starts at: ``q_init``, or the wander value."""
+        if isinstance(self.q_init, str):
+            return wander_value(self.alpha, self.beta, self.gamma)
+        return float(self.q_init)
+
     def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
         """Run MultiDistral once. With ``keep_tables`` the result keeps the task Q tables, the
         prior they were learned against (``prior``) and the last distilled ``pi0``."""
-        tasks, specs = self.protocol.specs(tasks)
+        tasks, rounds = self.protocol.rounds(tasks, self.players)
         rng.seed(seed)
-        n_cells = int(specs[0].n_cells)
+        return_gamma, eval_games = self.protocol.return_gamma, self.protocol.eval_games
         e_step = episodes.rule(episodes.SOFT, learn=True, learning_rate=self.learning_rate,
                                gamma=self.gamma, alpha=self.alpha, beta=self.beta)
         play = episodes.rule(episodes.SOFT, alpha=self.alpha, beta=self.beta)
-        q = np.array([empty_tables(n_cells) for _ in tasks])
-        pi0 = np.full_like(q[0], 1.0 / episodes.N_ACTIONS)
+        greedy = episodes.rule(episodes.DISTRAL_GREEDY, alpha=self.alpha, beta=self.beta)
+        m_step = e_step if self.rollouts_learn else play
+        shape = table_shape(int(rounds[0][0].n_cells), self.players)
+        q = np.full((len(tasks), *shape), self.initial_q)
+        evaluated = np.empty_like(q) if self.rollouts_learn else q  # the tables the E-step left
+        pi0 = np.full(shape, 1.0 / episodes.N_ACTIONS)
         train = np.empty((len(tasks), self.iterations, 2))
-        evals = np.empty((len(tasks), self.iterations, 2))
-        returns = np.empty((max(self.e_games, self.m_games), 2))
-        lengths = np.empty(len(returns), np.int64)
+        evals = {mode: np.empty((len(tasks), self.iterations, 2)) for mode in EVALUATIONS}
         steps = 0
         for it in range(self.iterations):
             log_pi0 = log_prior(pi0, self.pi0_floor)
             counts = np.zeros_like(pi0)
-            for i, spec in enumerate(specs):
+            for i, games in enumerate(rounds):
                 if not self.carry_q:
-                    q[i] = 0.0
-                steps += episodes.play_episodes(  # E-step: soft Q-learning against pi0 (eqs. 3-5)
-                    spec, e_step, q[i], log_pi0, 0, self.e_games, False, counts, 1.0,
-                    self.protocol.return_gamma, returns, lengths,
-                )
-                train[i, it] = returns[: self.e_games].mean(axis=0)
-                evals[i, it], eval_steps = evaluate(spec, play, q[i], log_pi0, self.protocol.eval_games,
-                                                    self.protocol.return_gamma)
-                steps += eval_steps
-                steps += episodes.play_episodes(  # M-step rollouts: discounted visits of pi_i
-                    spec, play, q[i], log_pi0, 0, self.m_games, True, counts, self.gamma,
-                    self.protocol.return_gamma, returns, lengths,
-                )
-            prior, pi0 = pi0, distill(counts, self.version)  # eq. 6 (V1) or eq. 8 (V2)
+                    q[i] = self.initial_q
+                train[i, it], n = play_round(games, e_step, q[i], log_pi0, self.e_games,  # eqs. 3-5
+                                             return_gamma)
+                steps += n
+                if self.rollouts_learn:
+                    evaluated[i] = q[i]
+                evals["sampled"][i, it], n = play_round(games, play, q[i], log_pi0, eval_games, return_gamma)
+                steps += n
+                _, n = play_round(games, m_step, q[i], log_pi0, self.m_games, return_gamma,  # visits of pi_i
+                                  counts, self.gamma)
+                steps += n
+            for i, games in enumerate(rounds):
+                evals["greedy"][i, it], n = play_round(games, greedy, evaluated[i], log_pi0, eval_games,
+                                                       return_gamma)
+                steps += n
+            prior = pi0
+            if self.distill:
+                pi0 = distill(counts, self.version)  # eq. 6 (V1) or eq. 8 (V2)
         x = np.arange(1, self.iterations + 1) * self.games_per_iteration
         return RunResult(
             method=self.method,
@@ -106,9 +171,11 @@ class MultiDistral(Learner):
             train_x=x,
             train_return=train,
             eval_x=x,
-            eval_return=evals,
+            eval_return=evals[self.evaluation],
             env_steps=int(steps),
             tables={"q": q, "prior": prior, "pi0": pi0} if keep_tables else {},
+            evaluation=self.evaluation,
+            eval_returns=evals,
         )
 
 
@@ -117,12 +184,13 @@ def mstep_counts(result: RunResult, games: int | None = None, seed: int = 0, tas
 
     Plays ``games`` games per task (default: the run's ``m_games``) of eq. 5 with the run's final
     Q tables and the prior they were learned against (the run must keep its tables), through the
-    same compiled loop as the run's M-steps, and returns the discounted visits ``gamma^t`` of every
-    (observation, action) an agent took: ``(tasks, 2, n_observations, 5)``, in the run's
-    observation order. Summed over tasks and passed to :func:`~mdlib.learners.distill`, they give
-    a fresh estimate of the run's last pi0; they also say where each agent goes, and so which rows
-    of a pooled (V2) pi0 each agent's experience fills. Give ``tasks`` when the run's tasks are
-    map files rather than built-in names.
+    same compiled loop as the run's M-steps, learning nothing, and returns the discounted visits
+    ``gamma^t`` of every (observation, action) an agent took: ``(tasks, 2, n_observations, 5)``,
+    in the run's observation order (for agents alone, each alone on the map: rows are free cells).
+    Summed over tasks and passed to :func:`~mdlib.learners.distill`, they give a fresh estimate of
+    the run's last pi0; they also say where each agent goes, and so which rows of a pooled (V2) pi0
+    each agent's experience fills. Give ``tasks`` when the run's tasks are map files rather than
+    built-in names.
     """
     require(result.method.startswith("multidistral"), f"expected a MultiDistral run, got {result.method!r}")
     require("q" in result.tables and "prior" in result.tables,
@@ -131,14 +199,12 @@ def mstep_counts(result: RunResult, games: int | None = None, seed: int = 0, tas
     games = settings["m_games"] if games is None else games
     check_count("games", games)
     protocol = Protocol(**{name: settings[name] for name in Protocol.__dataclass_fields__})
-    _, specs = protocol.specs(result.tasks if tasks is None else tasks)
+    _, rounds = protocol.rounds(result.tasks if tasks is None else tasks, settings.get("players", "both"))
     q, log_pi0 = result.tables["q"], log_prior(result.tables["prior"], settings["pi0_floor"])
-    require(len(specs) == len(q), f"the run has {len(q)} tasks, got {len(specs)}")
+    require(len(rounds) == len(q), f"the run has {len(q)} tasks, got {len(rounds)}")
     play = episodes.rule(episodes.SOFT, alpha=settings["alpha"], beta=settings["beta"])
     counts = np.zeros(q.shape)
-    returns, lengths = np.empty((games, 2)), np.empty(games, np.int64)
     rng.seed(seed)
-    for i, spec in enumerate(specs):
-        episodes.play_episodes(spec, play, q[i], log_pi0, 0, games, True, counts[i], settings["gamma"],
-                               settings["return_gamma"], returns, lengths)
+    for i, task_games in enumerate(rounds):
+        play_round(task_games, play, q[i], log_pi0, games, settings["return_gamma"], counts[i], settings["gamma"])
     return counts

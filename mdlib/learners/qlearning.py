@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import episodes, rng
-from .base import NO_TABLE, Learner, Protocol, RunResult, check_count, check_real, empty_tables, evaluate
+from .base import NO_TABLE, Learner, Protocol, RunResult, check_count, check_real, empty_tables, play_round
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ class QLearning(Learner):
                     self.protocol.return_gamma, train[i, done_episodes:stop], lengths[done_episodes:stop],
                 )
                 done_episodes = int(stop)
-                evals[i, k], eval_steps = evaluate(spec, greedy, q, NO_TABLE, self.protocol.eval_games,
-                                                   self.protocol.return_gamma)
+                evals[i, k], eval_steps = play_round((spec,), greedy, q, NO_TABLE, self.protocol.eval_games,
+                                                     self.protocol.return_gamma)
                 steps += eval_steps
             if keep_tables:
                 tables.append(q)
@@ -81,4 +81,6 @@ class QLearning(Learner):
             eval_return=evals,
             env_steps=int(steps),
             tables={"q": np.array(tables)} if keep_tables else {},
+            evaluation="greedy",
+            eval_returns={"greedy": evals},
         )
