@@ -81,9 +81,12 @@ def reproduce(plan: Plan, out: str | os.PathLike, progress: bool = True) -> dict
                 runs["multidistral_v1_symmetric"], runs["multidistral_v2_symmetric"], optimum["symmetric"],
                 "MultiDistral on the symmetric tasks (task 4 replaced by task 1)"),
         }
-        for name, fig in figures.items():
-            save_figure(fig, folder / name)
-            matplotlib.pyplot.close(fig)
+        try:
+            for name, fig in figures.items():
+                save_figure(fig, folder / name)
+        finally:
+            for fig in figures.values():
+                matplotlib.pyplot.close(fig)
         elapsed = time.perf_counter() - start
         results = {
             "mdlib_version": __version__,

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import mdlib  # noqa: E402
+from mdlib.files import OutputError  # noqa: E402
 from mdlib.plots import draw_task, draw_tasks  # noqa: E402
 from mdlib.render import (  # noqa: E402
     AGENT_COLOURS,
@@ -201,7 +202,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
         raise OSError("disk full")
 
     monkeypatch.setattr(iio, "imwrite", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match=f"could not write GIF {path}: disk full"):
         save_gif([frame(), frame(value=9)], path)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.gif"]
