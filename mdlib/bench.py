@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from .exact_distral import solve_distral
 from .learners import MultiDistral, QLearning, episodes, rng
 from .learners.base import NO_TABLE, empty_tables
 from .learners.softq import log_prior
@@ -114,6 +115,17 @@ def run_benchmark(progress=print) -> dict:
         result = md.run("original", seed=seed)
         run_times.append(time.perf_counter() - start)
 
+    progress("timing the exact Distral alternation (10 iterations, five maps) ...")
+    solve_distral(BENCH_TASK, 0.7, 0.5, iterations=1, players="both")  # load the kernels
+    alone_times, both_times = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        solve_distral("original", 0.7, 0.5, iterations=10, players="alone")
+        alone_times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    solve_distral("original", 0.7, 0.5, iterations=10, players="both")
+    both_times.append(time.perf_counter() - start)
+
     progress(f"running the same Q-learning loop as plain Python ({PLAIN_PYTHON_EPISODES} episodes) ...")
     plain = _subprocess("from mdlib.bench import _plain_python_main; _plain_python_main()",
                         {"NUMBA_DISABLE_JIT": "1"})
@@ -131,6 +143,8 @@ def run_benchmark(progress=print) -> dict:
         "plain_python_q_learning_steps_per_s": round(plain_rate),
         "compiled_over_plain_python": round(q_rate / plain_rate, 1),
         "plain_python_matches_compiled": bool(np.array_equal(np.array(plain["returns"]), compiled_returns)),
+        "exact_distral_alone_s": round(min(alone_times), 3),
+        "exact_distral_both_s": round(min(both_times), 1),
         "compile_s": round(compile_info["compile_s"], 2),
         "import_s": round(compile_info["import_s"], 2),
     }
@@ -147,6 +161,8 @@ def format_report(r: dict) -> str:
                                     f" (same results: {r['plain_python_matches_compiled']})"),
         ("one MultiDistral run, report defaults", f"{r['multidistral_run_s']:>14} s"
                                                   f" ({r['multidistral_run_env_steps']:,} steps)"),
+        ("exact Distral, alone, 10 iterations", f"{r['exact_distral_alone_s']:>14} s"),
+        ("exact Distral, both, 10 iterations", f"{r['exact_distral_both_s']:>14} s"),
         ("compiling every kernel (empty cache)", f"{r['compile_s']:>14} s"),
     ]
     width = max(len(name) for name, _ in rows)
