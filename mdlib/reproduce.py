@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 import matplotlib
 
 from . import __version__
-from .files import StagedFolder
 from .experiments import optimum_per_agent, run_seeds
+from .files import StagedFolder
 from .learners import MultiDistral, QLearning
 from .tasks import resolve_tasks
 

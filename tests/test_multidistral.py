@@ -121,8 +121,10 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
     def spy(game, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns, lengths):
         calls.append(dict(rule=rule, q_before=q.copy(), q=q, log_pi0=log_pi0.copy(), n=n, count=count_visits,
                           counts=counts, count_gamma=count_gamma, return_gamma=return_gamma))
-        return real(game, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns,
-                    lengths)
+        steps = real(game, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns,
+                     lengths)
+        calls[-1]["counts_after"] = counts.copy()
+        return steps
 
     monkeypatch.setattr(episodes, "play_episodes", spy)
     method = MultiDistral(version=version, carry_q=carry_q, alpha=0.6, beta=1.5, gamma=0.95, learning_rate=0.3,
@@ -133,7 +135,7 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
     prior = np.full((2, 26_450, 5), 0.2)
     for it in range(3):
         iteration = calls[per_iteration * it: per_iteration * (it + 1)]
-        counts = iteration[2]["counts"]
+        counts = iteration[2]["counts_after"] + iteration[5]["counts_after"]  # eq. 6 sums over tasks
         expected_log_prior = np.log(np.maximum(prior, 1e-3))
         for task in range(2):
             e, ev, m = iteration[3 * task: 3 * task + 3]
@@ -148,7 +150,7 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
             for call in (ev, m, greedy):
                 assert (call["rule"].alpha, call["rule"].beta) == (0.6, 1.5)
             assert m["count_gamma"] == 0.95 and e["return_gamma"] == ev["return_gamma"] == 0.99
-            assert m["counts"] is counts  # one count table for all tasks: eq. 6 sums over tasks
+            assert not np.shares_memory(m["counts"], iteration[3 * (1 - task) + 2]["counts"])  # one per task
             for call in (e, ev, m, greedy):
                 np.testing.assert_array_equal(call["log_pi0"], expected_log_prior)
             # both evaluations and the M-step play the Q tables the E-step just learned
@@ -159,7 +161,9 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
             assert e["q_before"].any() == (carry_q and it > 0)  # carried, or restarted from zero
         prior = distill(counts, version)
     np.testing.assert_array_equal(result.tables["pi0"], prior)
-    np.testing.assert_array_equal(result.tables["prior"], distill(calls[per_iteration + 2]["counts"], version))
+    first = calls[per_iteration: 2 * per_iteration]
+    np.testing.assert_array_equal(result.tables["prior"],
+                                  distill(first[2]["counts_after"] + first[5]["counts_after"], version))
 
 
 # --- validation ------------------------------------------------------------------------------------
@@ -327,3 +331,23 @@ def test_equal_games_gives_q_learning_as_many_games_as_multidistral():
     rows = result.table()
     assert len(rows) == 4 and {r["method"] for r in rows} == {"q_learning", "multidistral_v1"}
     assert all(r["ci95_low"] <= r["mean"] <= r["ci95_high"] for r in rows)
+
+
+def test_per_iteration_diagnostics_are_the_exact_alternations_measures_on_learned_tables():
+    """``diagnostics`` records what solve_distral reports: V(start) of eq. 3 from the learned Q
+    under the (floored) prior, and the visit-weighted entropy and KL of the task policies."""
+    from mdlib.learners import soft_value
+    from mdlib.learners.multidistral import start_rows
+
+    method = MultiDistral(iterations=2, e_games=10, m_games=10)
+    result = method.run(["task1", "task5"], seed=3, keep_tables=True)
+    d = result.diagnostics
+    assert set(d) == {"objective", "entropy", "kl"} and d["objective"].shape == (2, 2, 2)
+    for i, task in enumerate(("task1", "task5")):
+        rows = start_rows(load_task(task))
+        q, prior = result.tables["q"][i], result.tables["prior"]
+        expected = [soft_value(q[j, rows[j]], prior[j, rows[j]], method.alpha, method.beta) for j in (0, 1)]
+        np.testing.assert_allclose(d["objective"][i, -1], expected, rtol=1e-12)
+    assert (d["entropy"] > 0).all() and (d["entropy"] <= np.log(5) + 1e-12).all() and (d["kl"] >= -1e-12).all()
+    # under the first iteration's uniform prior the KL is log 5 minus the entropy
+    np.testing.assert_allclose(d["kl"][:, 0], np.log(5) - d["entropy"][:, 0], atol=1e-12)

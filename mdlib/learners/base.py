@@ -96,6 +96,10 @@ class RunResult:
     every way the learned policies were played, by name: ``"sampled"`` (eq. 5) and ``"greedy"`` (its
     most probable action) for MultiDistral, ``"greedy"`` for Q-learning; ``evaluation`` names the
     one ``eval_return`` holds. All returns are discounted with the protocol's ``return_gamma``.
+    ``diagnostics`` (MultiDistral) holds, per iteration, task and agent, what the exact
+    alternation reports too: ``"objective"`` (the soft value V(start) of eq. 3 from the learned Q,
+    whose sum over tasks and agents is the sampled J), and the task policies' ``"entropy"`` and
+    ``"kl"`` from the prior, weighted by the M-step's discounted visits.
     """
 
     method: str
@@ -110,6 +114,7 @@ class RunResult:
     tables: dict = field(default_factory=dict, repr=False)
     evaluation: str = "sampled"
     eval_returns: dict = field(default_factory=dict, repr=False)
+    diagnostics: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self.eval_returns = self.eval_returns or {self.evaluation: self.eval_return}

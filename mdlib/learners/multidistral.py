@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..game import agent_observation, game_arrays
 from . import episodes, rng
 from .base import (
     PLAYERS,
@@ -138,10 +139,13 @@ class MultiDistral(Learner):
         pi0 = np.full(shape, 1.0 / episodes.N_ACTIONS)
         train = np.empty((len(tasks), self.iterations, 2))
         evals = {mode: np.empty((len(tasks), self.iterations, 2)) for mode in EVALUATIONS}
+        diagnostics = {name: np.empty((len(tasks), self.iterations, 2)) for name in DIAGNOSTICS}
+        starts = [start_rows(task, self.players, self.protocol.order) for task in tasks]
+        counts = np.empty((len(tasks), *shape))  # each task's discounted M-step visits
         steps = 0
         for it in range(self.iterations):
             log_pi0 = log_prior(pi0, self.pi0_floor)
-            counts = np.zeros_like(pi0)
+            counts[:] = 0.0
             for i, games in enumerate(rounds):
                 if not self.carry_q:
                     q[i] = self.initial_q
@@ -153,15 +157,18 @@ class MultiDistral(Learner):
                 evals["sampled"][i, it], n = play_round(games, play, q[i], log_pi0, eval_games, return_gamma)
                 steps += n
                 _, n = play_round(games, m_step, q[i], log_pi0, self.m_games, return_gamma,  # visits of pi_i
-                                  counts, self.gamma)
+                                  counts[i], self.gamma)
                 steps += n
+                for name, value in iteration_diagnostics(evaluated[i], log_pi0, counts[i], starts[i],
+                                                         self.alpha, self.beta).items():
+                    diagnostics[name][i, it] = value
             for i, games in enumerate(rounds):
                 evals["greedy"][i, it], n = play_round(games, greedy, evaluated[i], log_pi0, eval_games,
                                                        return_gamma)
                 steps += n
             prior = pi0
             if self.distill:
-                pi0 = distill(counts, self.version)  # eq. 6 (V1) or eq. 8 (V2)
+                pi0 = distill(counts.sum(axis=0), self.version)  # eq. 6 (V1) or eq. 8 (V2)
         x = np.arange(1, self.iterations + 1) * self.games_per_iteration
         return RunResult(
             method=self.method,
@@ -176,7 +183,45 @@ class MultiDistral(Learner):
             tables={"q": q, "prior": prior, "pi0": pi0} if keep_tables else {},
             evaluation=self.evaluation,
             eval_returns=evals,
+            diagnostics=diagnostics,
         )
+
+
+#: The per-iteration diagnostics of a run (``RunResult.diagnostics``), as the exact alternation
+#: reports them.
+DIAGNOSTICS = ("objective", "entropy", "kl")
+
+
+def start_rows(task, players: str = "both", order: str = "egocentric") -> np.ndarray:
+    """The table row each agent observes at the start of a game: (2,)."""
+    if players == "alone":
+        return np.array([task.cell_index[tuple(task.starts[j])] for j in (0, 1)])
+    arrays = game_arrays(task)
+    pos, prev, done = arrays.starts, np.zeros(2, np.int64), np.zeros(2, np.bool_)
+    return np.array([agent_observation(arrays.cell_index, arrays.n_cells, pos, prev, done, j, order == "egocentric")
+                     for j in (0, 1)])
+
+
+def iteration_diagnostics(q, log_pi0, counts, starts, alpha: float, beta: float) -> dict[str, np.ndarray]:
+    """For both agents of one task: V(start) of eq. 3 from ``q`` under the prior ``log_pi0`` (as
+    the learner uses it, floored), and the entropy of the task policy (eq. 5) and its KL from the
+    prior, averaged over rows with the discounted visits ``counts`` (nats per step)."""
+    out = {name: np.zeros(2) for name in DIAGNOSTICS}
+    for j in (0, 1):
+        logits = alpha * log_pi0[j] + beta * q[j] if alpha else beta * q[j]
+        top = logits[starts[j]].max()
+        out["objective"][j] = (top + np.log(np.exp(logits[starts[j]] - top).sum())) / beta
+        weights = counts[j].sum(axis=1)
+        rows = np.flatnonzero(weights)
+        if len(rows) == 0:
+            continue
+        visited = logits[rows]
+        log_pi = visited - visited.max(axis=1, keepdims=True)
+        log_pi -= np.log(np.exp(log_pi).sum(axis=1, keepdims=True))
+        pi, w = np.exp(log_pi), weights[rows] / weights[rows].sum()
+        out["entropy"][j] = w @ -(pi * log_pi).sum(axis=1)
+        out["kl"][j] = w @ (pi * (log_pi - log_pi0[j, rows])).sum(axis=1)
+    return out
 
 
 def mstep_counts(result: RunResult, games: int | None = None, seed: int = 0, tasks=None) -> np.ndarray:
