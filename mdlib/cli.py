@@ -1,4 +1,4 @@
-"""The command line: ``python -m mdlib reproduce`` and ``python -m mdlib bench``."""
+"""The command line: ``python -m mdlib reproduce``, ``sweep``, ``optimum`` and ``bench``."""
 
 from __future__ import annotations
 
@@ -69,6 +69,34 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--gamma", type=_real, action="append",
                      help="discount factor (repeatable; default 0.99 and 0.9)")
 
+    sw = commands.add_parser(
+        "sweep", help="run a grid of Distral settings x seeds into one tidy CSV table (resumable)",
+        description="Run MultiDistral (and/or the exact alternation) over a grid of Distral settings, "
+                    "versions, learner switches and seeds, one CSV row per run, appended as each run "
+                    "finishes. Rerunning the same command resumes; other arguments into the same file "
+                    "are refused. Lists: 0,0.5,1; ranges: 0:1:11; log ranges: log:0.1:100:13.",
+    )
+    sw.add_argument("--alphas", required=True, help="Distral alpha values, in [0, 1]")
+    sw.add_argument("--betas", required=True, help="Distral beta values, > 0")
+    sw.add_argument("--seeds", default="10", help="a count (10: seeds 0-9), a range (100-119) or a list (default 10)")
+    sw.add_argument("--versions", default="v1,v2", help="v1, v2 or both (default v1,v2)")
+    sw.add_argument("--methods", default="multidistral",
+                    help="multidistral (sampled), exact_alone, exact_both (solve_distral); default multidistral")
+    sw.add_argument("--tasks", type=_tasks, default="original", help="task set or comma-separated tasks")
+    sw.add_argument("--q-init", default="0", help="initial Q values: numbers and/or 'wander' (default 0)")
+    sw.add_argument("--distill", default="on", help="on (default), off (pi0 frozen uniform: the control) or on,off")
+    sw.add_argument("--rollouts-learn", default="off", help="off (default), on (M-step games also teach Q) or on,off")
+    sw.add_argument("--e-games", default="75", help="E-step games per task and iteration (default 75; a list sweeps)")
+    sw.add_argument("--m-games", type=_count, help="M-step games per task and iteration (default 75)")
+    sw.add_argument("--iterations", type=_count, help="iterations (default 10)")
+    sw.add_argument("--learning-rate", type=_real, help="step size of the soft-Q update (default 0.1)")
+    sw.add_argument("--players", choices=("both", "alone"), help="the sampled learner's game (default both)")
+    sw.add_argument("--out", type=Path, required=True, help="the CSV file to write or resume")
+    sw.add_argument("--workers", type=_count, help="local processes (default: all cores)")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run on an existing Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     bench = commands.add_parser("bench", help="measure the compiled loops on this machine")
     bench.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     return parser
@@ -103,6 +131,61 @@ def plan_from_args(args, parser):
     return plan
 
 
+def _words(text: str, name: str, allowed: dict) -> tuple:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    for value in values:
+        if value not in allowed:
+            raise ValueError(f"{name}: expected {' or '.join(allowed)}, got {value!r}")
+    if not values:
+        raise ValueError(f"{name}: no value given")
+    return tuple(allowed[v] for v in values)
+
+
+def sweep_from_args(args, parser):
+    """Build and check the sweep and its output file before any work; a bad value is a usage error."""
+    from .sweep import Sweep, check_out, parse_grid, parse_seeds
+
+    try:
+        learner = {name: getattr(args, name) for name in ("m_games", "iterations", "learning_rate", "players")
+                   if getattr(args, name) is not None}
+        q_inits = tuple(v if v == "wander" else float(_real_or_fail(v, "--q-init"))
+                        for v in (x.strip() for x in args.q_init.split(",")) if v)
+        sweep = Sweep(
+            alphas=parse_grid(args.alphas, "--alphas"),
+            betas=parse_grid(args.betas, "--betas"),
+            seeds=parse_seeds(args.seeds),
+            versions=_words(args.versions, "--versions", {"v1": "v1", "v2": "v2"}),
+            methods=_words(args.methods, "--methods", {m: m for m in ("multidistral", "exact_alone", "exact_both")}),
+            tasks=tuple(t.name for t in args.tasks) if not isinstance(args.tasks, str) else args.tasks,
+            q_inits=q_inits,
+            distills=_words(args.distill, "--distill", {"on": True, "off": False}),
+            rollouts_learns=_words(args.rollouts_learn, "--rollouts-learn", {"on": True, "off": False}),
+            e_games=tuple(_count_or_fail(v, "--e-games") for v in args.e_games.split(",")),
+            learner=learner,
+        )
+        check_out(args.out, sweep)
+    except ValueError as error:
+        parser.error(str(error))
+    return sweep
+
+
+def _real_or_fail(text: str, name: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name}: expected a number or 'wander', got {text!r}") from None
+
+
+def _count_or_fail(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name}: expected whole numbers, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"{name}: must be at least 1, got {value}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -117,6 +200,20 @@ def main(argv=None) -> int:
             return 1
         print(f"wrote figures 3-5 (PNG, SVG) and results.json to {args.out}/ "
               f"in {results['elapsed_s']} s, peak memory <= {results['peak_memory_mb']} MB")
+        return 0
+    if args.command == "sweep":
+        from .sweep import run_sweep
+
+        sweep = sweep_from_args(args, parser)
+        try:
+            path = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler,
+                             progress=not args.no_progress)
+        except OutputError as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return 1
+        except ValueError as error:  # an unreachable scheduler, found before any work
+            parser.error(str(error))
+        print(f"wrote {len(sweep.runs())} runs to {path}")
         return 0
     if args.command == "optimum":
         from .solver import optimum_table
