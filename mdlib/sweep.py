@@ -29,6 +29,7 @@ the objective J and diagnostics of the last iteration.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -161,11 +162,17 @@ def _curve_measures(curve: np.ndarray, per_agent_final: np.ndarray, per_task_fin
     return row
 
 
-def run_one(run: Run) -> dict:
-    """Compute one row (a pure function of ``run``: the same row on every backend)."""
+@functools.lru_cache(maxsize=None)
+def _optimum(tasks: tuple[str, ...]) -> float:
+    """The exact joint optimum per agent of a task set (seconds to compute: once per process)."""
     from .experiments import optimum_per_agent
 
-    optimum = optimum_per_agent(run.tasks)
+    return optimum_per_agent(tasks)
+
+
+def run_one(run: Run) -> dict:
+    """Compute one row (a pure function of ``run``: the same row on every backend)."""
+    optimum = _optimum(tuple(run.tasks))
     row = {"method": run.method, "version": run.version, "alpha": run.alpha, "beta": run.beta,
            "settings": json.dumps(run.settings, sort_keys=True), "seed": "" if run.seed is None else run.seed}
     if run.method == "multidistral":
@@ -327,7 +334,8 @@ def _canonical(row: dict) -> dict:
 
 
 def _warm_up(runs: list[Run]) -> None:
-    """Load the compiled kernels once in this process, before forking the workers."""
+    """Load the compiled kernels and the optimum once in this process, before forking workers."""
+    _optimum(tuple(runs[0].tasks))
     if any(run.method == "multidistral" for run in runs):
         first = next(run for run in runs if run.method == "multidistral")
         small = replace(MultiDistral(version=first.version, alpha=first.alpha, beta=first.beta,
