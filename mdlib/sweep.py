@@ -22,8 +22,11 @@ column names one, and over the tasks unless it names one): ``final`` and ``final
 (the last evaluation of the learned or exact task policies), ``final_task_<k>``, the learning
 curve ``curve_<iteration>``, ``games_to_95`` (games per task until the curve first reaches 95%
 of the exact joint optimum; empty if it never does) and ``auc`` (the curve's mean over its points,
-as a share of that optimum). Sampled rows add the greedy evaluation (``greedy``...); exact rows add
-the objective J and diagnostics of the last iteration.
+as a share of that optimum), and per iteration J (``objective_<iteration>``, the soft values at the
+start summed over tasks and agents) and the task policies' ``entropy_`` and ``kl_`` from the prior.
+Sampled rows add the greedy evaluation (``greedy_final``...); exact rows the arrival probability
+and the E-step's convergence. For exact rows "games" place iteration k where the learner's k-th
+iteration ends.
 """
 
 from __future__ import annotations
@@ -184,6 +187,9 @@ def run_one(run: Run) -> dict:
                                sampled[:, -1].mean(axis=1), result.eval_x, optimum)
         row |= _curve_measures(greedy.mean(axis=(0, 2)), greedy[:, -1].mean(axis=0), None, result.eval_x,
                                optimum, prefix="greedy_")
+        d = result.diagnostics  # (tasks, iterations, agents)
+        row |= _diagnostic_curves(d["objective"].sum(axis=(0, 2)), d["entropy"].mean(axis=(0, 2)),
+                                  d["kl"].mean(axis=(0, 2)))
         row["env_steps"] = int(result.env_steps)
         return row
     from .exact_distral import solve_distral
@@ -194,9 +200,20 @@ def run_one(run: Run) -> dict:
     returns = solution.task_return  # (iterations, tasks, agents)
     x = (np.arange(len(returns)) + 1) * run.settings["games_per_iteration"]  # placed as the learner's iterations
     row |= _curve_measures(returns.mean(axis=(1, 2)), returns[-1].mean(axis=0), returns[-1].mean(axis=1), x, optimum)
-    row |= {"objective": float(solution.objective[-1]), "arrival": float(solution.arrival[-1].mean()),
-            "entropy": float(solution.entropy[-1].mean()), "kl": float(solution.kl[-1].mean()),
-            "converged": bool(solution.converged.all()), "residual": float(solution.residual.max())}
+    row |= _diagnostic_curves(solution.objective, solution.entropy.mean(axis=(1, 2)), solution.kl.mean(axis=(1, 2)))
+    row |= {"arrival": float(solution.arrival[-1].mean()), "converged": bool(solution.converged.all()),
+            "residual": float(solution.residual.max()),
+            "weighted_residual": float(solution.weighted_residual.max())}
+    return row
+
+
+def _diagnostic_curves(objective, entropy, kl) -> dict:
+    """Per iteration: J (the soft values at the start, summed over tasks and agents), and the
+    task policies' entropy and KL from the prior (occupancy-weighted, averaged over tasks and
+    agents), for the sampled and the exact alternation alike."""
+    row = {}
+    for name, values in (("objective", objective), ("entropy", entropy), ("kl", kl)):
+        row |= {f"{name}_{k + 1:02d}": float(v) for k, v in enumerate(values)}
     return row
 
 
@@ -206,10 +223,12 @@ def columns(sweep: Sweep) -> list[str]:
     names = list(SETTING_COLUMNS) + ["final", "final_agent_1", "final_agent_2"]
     names += [f"final_task_{k + 1}" for k in range(n_tasks)] + [f"curve_{k + 1:02d}" for k in range(iterations)]
     names += ["games_to_95", "auc"]
+    for name in ("objective", "entropy", "kl"):
+        names += [f"{name}_{k + 1:02d}" for k in range(iterations)]
     if "multidistral" in sweep.methods:
         names += ["greedy_final", "greedy_final_agent_1", "greedy_final_agent_2", "env_steps"]
     if set(sweep.methods) - {"multidistral"}:
-        names += ["objective", "arrival", "entropy", "kl", "converged", "residual"]
+        names += ["arrival", "converged", "residual", "weighted_residual"]
     return names
 
 
@@ -344,13 +363,16 @@ def _warm_up(runs: list[Run]) -> None:
 
 
 def load(path) -> tuple[dict, object]:
-    """A sweep file as ``(arguments, pandas.DataFrame)``."""
+    """A sweep file as ``(arguments, pandas.DataFrame)``; the frame's ``attrs`` hold the arguments."""
     import pandas as pd
 
     path = Path(path)
     arguments, _ = read_rows(path)
     require(arguments is not None, f"{path} is empty")
-    return json.loads(arguments), pd.read_csv(path, comment="#", keep_default_na=True)
+    arguments = json.loads(arguments)
+    frame = pd.read_csv(path, comment="#", keep_default_na=True)
+    frame.attrs.update(arguments)  # the sweep's own arguments travel with its rows
+    return arguments, frame
 
 
 # Reading grids from the command line -------------------------------------------------------------

@@ -99,6 +99,8 @@ def test_a_row_holds_the_runs_own_measures(tiny_file):
     assert [row.curve_01, row.curve_02] == list(sampled.mean(axis=(0, 2)))
     assert row.greedy_final == result.eval_returns["greedy"][:, -1].mean()
     assert row.env_steps == result.env_steps
+    assert row.objective_02 == result.diagnostics["objective"].sum(axis=(0, 2))[-1]
+    assert row.entropy_01 == result.diagnostics["entropy"].mean(axis=(0, 2))[0]
     assert json.loads(row.settings) == {"distill": True, "e_games": 3, "iterations": 2, "m_games": 3,
                                         "q_init": 0.0, "rollouts_learn": False}
 
@@ -111,7 +113,8 @@ def test_exact_rows_have_no_seed_and_the_solvers_measures(tmp_path):
     (row,) = frame.itertuples()
     solution = solve_distral(("task1", "task5"), 0.7, 10.0, iterations=3, version="v2")
     assert np.isnan(row.seed) and row.method == "exact_alone"
-    assert row.final == solution.task_return[-1].mean() and row.objective == solution.objective[-1]
+    assert row.final == solution.task_return[-1].mean() and row.objective_03 == solution.objective[-1]
+    assert row.kl_01 == solution.kl.mean(axis=(1, 2))[0] and row.weighted_residual == solution.weighted_residual.max()
     assert row.curve_03 == solution.task_return[-1].mean() and row.converged
     assert row.games_to_95 == 150  # the first iteration, placed where the learner's first ends
 
