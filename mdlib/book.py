@@ -38,3 +38,34 @@ def glue(name: str, value, display: bool = False):
     from myst_nb import glue as myst_glue
 
     return myst_glue(name, portable(value), display=display)
+
+
+def execute_notebook(path, timeout: int = 1800) -> None:
+    """Execute a chapter in place as the book commits it: with :data:`mdlib.widgets.STATIC_BUILD_ENV`
+    set (no live controls are saved into the page), from the notebook's folder, and without the
+    execution timestamps Jupyter writes into cell metadata (they would change every run). The
+    notebook is replaced only if every cell ran."""
+    import os
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from .files import write_text_atomically
+    from .widgets import STATIC_BUILD_ENV
+
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    previous = os.environ.get(STATIC_BUILD_ENV)
+    os.environ[STATIC_BUILD_ENV] = "1"
+    try:
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if previous is None:
+            os.environ.pop(STATIC_BUILD_ENV)
+        else:
+            os.environ[STATIC_BUILD_ENV] = previous
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+    write_text_atomically(path, nbformat.writes(notebook) + "\n", "notebook")

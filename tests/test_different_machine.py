@@ -50,7 +50,7 @@ def probe(extra: dict[str, str]) -> dict:
 def test_the_settings_are_the_ones_the_stage_uses():
     assert set(settings()) == {"OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES", "GLIBC_TUNABLES", "NUMBA_CPU_NAME"}
     script = (ENV_FILE.parent / "test-different-machine.sh").read_text()
-    assert "source scripts/different-machine.env" in script and "--nbval notebooks" in script
+    assert "source scripts/different-machine.env" in script and '--nbval "${@:-notebooks}"' in script
     assert "bash scripts/test-different-machine.sh" in (ENV_FILE.parent / "test.sh").read_text()
 
 

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Execute chapters in place, as they are committed (see CONTRIBUTING.md):
+#   bash scripts/execute-notebooks.sh notebooks/04_multidistral_v1.ipynb [more ...]
+#   bash scripts/execute-notebooks.sh            (every chapter)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+[ "$#" -gt 0 ] || set -- notebooks/0*.ipynb
+for notebook in "$@"; do
+  start=$SECONDS
+  .venv/bin/python -c "import sys; from mdlib.book import execute_notebook; execute_notebook(sys.argv[1])" "$notebook"
+  echo "executed $notebook in $((SECONDS - start)) s"
+done
