@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .game import Trajectory
+from .game import Trajectory, observation_count
 from .solver import shortest_path_length
 from .tasks import Task
 
@@ -118,3 +118,23 @@ def games_to_reach(x, curve, target: float, stay: bool = True) -> int | None:
         return int(x[start]) if start < len(x) else None
     hits = np.flatnonzero(above)
     return int(x[hits[0]]) if len(hits) else None
+
+
+def own_cell_visits(weights: np.ndarray, task: Task) -> np.ndarray:
+    """Visits per agent and own cell, ``(2, n_cells)``, from visits per observation ``(2,
+    n_observations)`` in egocentric order (own cell first, see :func:`mdlib.game.observation_index`),
+    or per free cell ``(2, n_cells)`` for agents alone (returned as they are)."""
+    weights = np.asarray(weights, float)
+    n = task.n_cells
+    if weights.shape == (2, n):
+        return weights
+    if weights.shape != (2, observation_count(n)):
+        raise ValueError(f"expected visits of shape (2, {observation_count(n)}) or (2, {n}), got {weights.shape}")
+    return weights.reshape(2, n, -1).sum(axis=2)
+
+
+def corridor_share(weights: np.ndarray, task: Task) -> np.ndarray:
+    """Each agent's share of its visits made while standing in the corridor: (2,)."""
+    per_cell = own_cell_visits(weights, task)
+    inside = [int(task.cell_index[cell]) for cell in corridor_cells(task)]
+    return per_cell[:, inside].sum(axis=1) / per_cell.sum(axis=1)

@@ -1,4 +1,4 @@
-"""What the book's chapters share besides the library itself: numbers recorded for the prose.
+"""What the book's chapters share besides the library itself: numbers for the prose, one style.
 
 A chapter quotes a computed number through myst-nb's ``glue`` and a ``{glue:text}`` role. The
 record keeps the value's text, and the last digits of a float depend on the CPU that computed
@@ -11,6 +11,10 @@ prints, far fewer than any CPU changes.
 from __future__ import annotations
 
 import numbers
+from pathlib import Path
+
+#: Where chapters write their GIFs (relative to the notebook; git-ignored, copied into the site).
+GENERATED = Path("_generated")
 
 #: Significant digits a glued float keeps. The pages print at most four decimals of numbers
 #: below a thousand (7 significant digits); CPUs differ around the 15th.
@@ -69,3 +73,36 @@ def execute_notebook(path, timeout: int = 1800) -> None:
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
     write_text_atomically(path, nbformat.writes(notebook) + "\n", "notebook")
+
+
+def number(value: float, digits: int = 1) -> str:
+    """``value`` with ``digits`` decimals, never as "-0.0": a rounded zero has no sign."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def interval(mean: float, low: float, high: float, digits: int = 1) -> str:
+    """"mean [low, high]": a mean across seeds and its 95% interval, cleanly rounded."""
+    return f"{number(mean, digits)} [{number(low, digits)}, {number(high, digits)}]"
+
+
+def at(summary, agent: int, point: int = -1, digits: int = 1) -> str:
+    """One agent's mean and 95% interval at one point of a curve (a
+    :class:`~mdlib.experiments.Summary`), as :func:`interval` writes it."""
+    return interval(summary.mean[point, agent], summary.low[point, agent], summary.high[point, agent], digits)
+
+
+def use_book_style() -> None:
+    """The look of every figure in the book: sharp (retina) inline figures without the top and
+    right frame lines. Call once at the top of a chapter."""
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"axes.spines.top": False, "axes.spines.right": False})
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is part of the book's environment
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.run_line_magic("matplotlib", "inline")
+        shell.run_line_magic("config", 'InlineBackend.figure_formats = ["retina"]')

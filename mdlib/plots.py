@@ -262,3 +262,108 @@ def figure_setting(runs, optimum: float, title: str, reference=None,
     ax.set_ylim(*ylim)
     style_return_axes(ax, title)
     return fig
+
+
+# The exact alternation beside the learners ------------------------------------------------------
+
+#: How the exact Distral alternation is drawn on learning curves: one agent alone, both agents.
+EXACT_STYLES = {
+    "alone": dict(color="#7b4ea3", linestyle=(0, (5, 2)), marker="s", label="exact Distral, one agent alone"),
+    "both": dict(color="#1b7f5f", linestyle=(0, (5, 2)), marker="D", label="exact Distral, both agents"),
+}
+
+
+def plot_exact(ax, x, returns, players: str = "both", label: str | None = None) -> None:
+    """The exact alternation's game return per iteration (agents and tasks averaged), placed at the
+    learner's ``x`` (games per task after each iteration), so that the two alternations read
+    iteration by iteration."""
+    style = dict(EXACT_STYLES[players])
+    style["label"] = label or style["label"]
+    ax.plot(x, returns, linewidth=1.6, markersize=4, **style)
+
+
+#: Colours of the parts of the gap (see :mod:`mdlib.diagnosis`).
+GAP_COLOURS = {
+    "level": "#8a8f98",
+    "the objective's price": "#7b4ea3",
+    "the other agent": "#dd8452",
+    "the learner: what remains": "#4c72b0",
+    "the learner: its budget": "#64a0d6",
+    "the learner: its initialisation": "#9ecae9",
+}
+
+
+def plot_gap(ax, decomposition, title: str | None = None) -> None:
+    """A waterfall of one :class:`~mdlib.diagnosis.GapDecomposition`, averaged over tasks: the hard
+    optimum of one agent alone, each part of the gap as a falling bar (95% interval across seeds
+    as a whisker, the parts' values written beside them), the exact two-agent level, and the
+    learner as the book runs it. Per-task values are the small dots on each bar."""
+    levels, steps = decomposition.levels, decomposition.steps
+    top = levels["hard optimum, one agent alone"]
+    order = [("level", "hard optimum\n(one agent alone)", top)]
+    order += [(name, name.replace("the learner: ", "learner: "), steps[name])
+              for name in ("the objective's price", "the other agent")]
+    order.append(("level", "exact Distral\n(both agents)", levels["exact Distral, both agents"]))
+    learner = [n for n in ("the learner: what remains", "the learner: its budget", "the learner: its initialisation")
+               if n in steps]
+    order += [(name, name.replace("the learner: ", "learner: "), steps[name]) for name in learner]
+    order.append(("level", "learner as the\nbook runs it", levels["learner: as the book runs it"]))
+    height = top.mean
+    for k, (kind, label, estimate) in enumerate(order):
+        colour = GAP_COLOURS[kind]
+        if kind == "level":
+            height = estimate.mean
+            ax.bar(k, height, color=colour, width=0.7)
+            dots = estimate.per_task
+            ax.text(k, height + 2, f"{height:.1f}", ha="center", va="bottom", fontsize=9)
+        else:
+            ax.bar(k, -estimate.mean, bottom=height, color=colour, width=0.7)
+            if estimate.n_seeds > 1:
+                ax.errorbar(k, height - estimate.mean, yerr=[[estimate.mean_high - estimate.mean],
+                            [estimate.mean - estimate.mean_low]], color=COLOURS["text"], capsize=3, linewidth=1)
+            ax.text(k + 0.4, height - estimate.mean / 2, f"−{estimate.mean:.1f}" if estimate.mean >= 0
+                    else f"+{-estimate.mean:.1f}", ha="left", va="center", fontsize=8.5)
+            dots = None
+            height -= estimate.mean
+        if dots is not None and len(dots) > 1:
+            ax.plot(np.full(len(dots), k) + np.linspace(-0.2, 0.2, len(dots)), dots, "o", color="white",
+                    markeredgecolor=COLOURS["text"], markersize=3.5, linewidth=0)
+    ax.axhline(float(np.mean(decomposition.hard_joint)), color=COLOURS["text"], linestyle=":", linewidth=1.3)
+    ax.set_xticks(range(len(order)), [label for _, label, _ in order], rotation=35, ha="right", fontsize=8.5)
+    ax.set_ylabel("discounted return per agent (γ = 0.99)")
+    ax.set_ylim(min(0.0, height - 5), top.mean * 1.12)
+    ax.grid(True, axis="y", color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    if title:
+        ax.set_title(title, fontsize=11)
+
+
+def figure_gap(decompositions, titles):
+    """Waterfalls of several decompositions side by side (for instance the report's setting and a
+    better one), with one legend for the parts and the dotted exact joint optimum."""
+    fig, axes = plt.subplots(1, len(decompositions), figsize=(5.6 * len(decompositions), 5.2),
+                             layout="constrained", sharey=True, squeeze=False)
+    for ax, decomposition, title in zip(axes[0], decompositions, titles):
+        plot_gap(ax, decomposition, title)
+    handles = [Rectangle((0, 0), 1, 1, color=c, label=n.replace("level", "a level: a return")) for n, c in
+               GAP_COLOURS.items()]
+    handles.append(Line2D([], [], color=COLOURS["text"], linestyle=":", label="exact joint optimum, per agent"))
+    handles.append(Line2D([], [], marker="o", linestyle="none", color="white", markeredgecolor=COLOURS["text"],
+                          label="one task"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False, fontsize=9)
+    return fig
+
+
+def draw_shared_policy(ax, table, weights, agent: int, title: str, task: Task | str = "task1") -> None:
+    """A shared policy π0 as ``agent`` meets it: averaged over everything it observes but its own
+    cell, weighted by its visits ``weights`` (2, n_observations), drawn on the map; cells it never
+    visits are greyed (and named in the legend)."""
+    from .learners import average_policy
+
+    task = task if isinstance(task, Task) else load_task(task)
+    averaged, mass = average_policy(table, weights, keep_other=False)
+    draw_policy(task, averaged, agent, ax=ax, title=title, show_other=False)
+    for cell, (row, col) in enumerate(task.free_cells):
+        if mass[agent, cell].sum() == 0:
+            ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, facecolor="#9aa0a6", alpha=0.6, edgecolor="none"))
+    ax.title.set_fontsize(11)

@@ -292,3 +292,18 @@ def _fit(draw, text: str, font, width: float) -> str:
     while text and draw.textlength(text + "\u2026", font=font) > width:
         text = text[:-1]
     return text.rstrip() + "\u2026"
+
+
+def thinned(frames: list, every: int) -> list:
+    """Every ``every``-th frame, always keeping the last one (short GIFs of long games)."""
+    kept = list(frames[::every])
+    if (len(frames) - 1) % every:
+        kept.append(frames[-1])
+    return kept
+
+
+def save_game(trajectory: Trajectory, path, cell: int = 44, fps: float = 8, long_game: int = 60) -> Path:
+    """A played game as a GIF for a chapter: every frame, or every other one when the game is
+    longer than ``long_game`` steps."""
+    frames = trajectory_frames(trajectory, cell=cell)
+    return save_gif(thinned(frames, 2 if len(trajectory) > long_game else 1), path, fps=fps)

@@ -15,6 +15,7 @@ steps and arrives on its 16th, see ``test_solver.py``), and scripted episodes.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mdlib import game, load_task, solve_joint
@@ -154,3 +155,25 @@ def test_games_to_reach():
     assert games_to_reach(x, curve, 7.0, stay=False) is None
     assert games_to_reach(x, curve, -1.0) == 10
     assert games_to_reach(x, [0.0, 5.0, 6.0, 4.0], 5.0) is None
+
+
+def test_corridor_share_counts_the_visits_made_standing_in_the_corridor():
+    from mdlib.analysis import corridor_share, own_cell_visits
+
+    task = load_task("task1")
+    n = task.n_cells
+    weights = np.zeros((2, game.observation_count(n)))
+    corridor = task.cell_index[3, 4]
+    room = task.cell_index[1, 1]
+    weights[0, game.observation_index(n, corridor, room, 2, 0, False)] = 3.0  # agent 1 in the corridor
+    weights[0, game.observation_index(n, room, corridor, 0, 0, True)] = 1.0
+    weights[1, game.observation_index(n, room, corridor, 4, 1, False)] = 2.0
+    np.testing.assert_allclose(corridor_share(weights, task), [0.75, 0.0])
+    assert own_cell_visits(weights, task)[0, corridor] == 3.0
+    lone = np.zeros((2, n))
+    lone[1, corridor] = 1.0
+    lone[1, room] = 1.0
+    lone[0, room] = 1.0
+    np.testing.assert_allclose(corridor_share(lone, task), [0.0, 0.5])
+    with pytest.raises(ValueError, match="expected visits of shape"):
+        own_cell_visits(np.zeros((2, 7)), task)

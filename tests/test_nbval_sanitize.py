@@ -62,3 +62,10 @@ def test_glue_records_significant_digits_only():
     assert type(portable(np.float64(1.5))) is float and type(portable(np.int64(3))) is int
     assert portable(True) is True and portable("54.943094342932724") == "54.943094342932724"
     assert repr(portable(90.48952)) == "90.48952"
+
+
+def test_intervals_print_cleanly():
+    from mdlib.book import interval, number
+
+    assert number(-0.04) == "0.0" and number(-0.05, 2) == "-0.05" and number(2.25, 1) == "2.2"
+    assert interval(1.234, -0.01, 2.5) == "1.2 [0.0, 2.5]"

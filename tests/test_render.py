@@ -227,3 +227,11 @@ def test_draw_task_uses_the_report_colours(task):
         assert {*AGENT_COLOURS, *GOAL_COLOURS, COLOURS["wall"], COLOURS["free"]} <= faces
     finally:
         plt.close(ax.figure)
+
+
+def test_thinned_keeps_every_kth_frame_and_the_last():
+    from mdlib.render import thinned
+
+    assert thinned(list(range(7)), 2) == [0, 2, 4, 6]
+    assert thinned(list(range(8)), 3) == [0, 3, 6, 7]
+    assert thinned([5], 4) == [5]

@@ -4,10 +4,10 @@ MultiDistral V1/V2, all running one compiled episode loop over the game's transi
 from .base import Protocol, RunResult
 from .distill import agent_overlap, average_policy, distill, policy_entropy, visit_counts
 from .multidistral import MultiDistral, mstep_counts
-from .policies import TablePolicy, learned_policy, play_learned
+from .policies import TablePolicy, learned_policy, play_learned, typical_game
 from .qlearning import QLearning
 from .softq import PI0_FLOOR, distral_policy, soft_value, wander_value
 
 __all__ = ["MultiDistral", "PI0_FLOOR", "Protocol", "QLearning", "RunResult", "TablePolicy", "agent_overlap",
            "average_policy", "distill", "distral_policy", "learned_policy", "mstep_counts",
-           "play_learned", "policy_entropy", "soft_value", "visit_counts", "wander_value"]
+           "play_learned", "typical_game", "policy_entropy", "soft_value", "visit_counts", "wander_value"]

@@ -66,3 +66,12 @@ def play_learned(result, task_index: int = 0, seed: int = 0, task: Task | None =
     agents played alone meet here for the first time: both are on the map."""
     policy = learned_policy(result, task_index, seed, task)
     return play(policy.task, policy, result.settings["max_steps"], result.settings["contention"])
+
+
+def typical_game(result, task_index: int = 0, games: int = 7, gamma: float = 0.99, task: Task | None = None
+                 ) -> Trajectory:
+    """Of ``games`` seeded games of a run's learned policies on one task, the median one by its
+    return (both agents averaged, discounted with ``gamma``): a game to show as "typical"."""
+    played = [play_learned(result, task_index, seed=k, task=task) for k in range(games)]
+    returns = [game.returns(gamma).mean() for game in played]
+    return played[int(np.argsort(returns, kind="stable")[games // 2])]
