@@ -367,3 +367,66 @@ def draw_shared_policy(ax, table, weights, agent: int, title: str, task: Task | 
         if mass[agent, cell].sum() == 0:
             ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, facecolor="#9aa0a6", alpha=0.6, edgecolor="none"))
     ax.title.set_fontsize(11)
+
+
+def plot_curve_mean(ax, curve, label: str, colour: str = "#4c72b0", linestyle="-") -> None:
+    """A :class:`~mdlib.landscape.Curve` (agents averaged) with its 95% band across seeds."""
+    ax.plot(curve.x, curve.mean, linestyle, color=colour, linewidth=1.8, label=label)
+    if curve.n_seeds > 1:
+        ax.fill_between(curve.x, curve.low, curve.high, color=colour, alpha=0.18, linewidth=0)
+
+
+def figure_cell(sampled, optimum: float, title: str, exact=None, reference=None,
+                reference_label: str = "Q-learning, same games (greedy)", ylim=(-15.0, 100.0),
+                figsize=(8.4, 4.2), sampled_label: str = "MultiDistral, learned policies sampled from (5)"):
+    """One (α, β) setting as the explorers show it: the sampled learner's curve (agents averaged,
+    95% band), the exact alternation's (``exact``: a dict ``{"alone": curve, "both": curve}``),
+    a grey ``reference`` curve and the exact joint optimum, on fixed axes so that the figures of a
+    grid compare at a glance. Returns the figure."""
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    if reference is not None:
+        ax.plot(reference.x, reference.mean if reference.mean.ndim == 1 else reference.mean.mean(axis=1),
+                color="#8a8f98", linewidth=1.6, linestyle="-.", label=reference_label)
+    for players, curve in (exact or {}).items():
+        plot_exact(ax, curve.x, curve.mean, players)
+    plot_curve_mean(ax, sampled, sampled_label, colour=GOAL_COLOURS[0])
+    plot_optimum(ax, optimum)
+    seeds = f"{sampled.n_seeds} seed{'s' if sampled.n_seeds > 1 else ''}"
+    ax.text(0.99, 0.03, f"at the end: {sampled.mean[-1]:.1f} per agent ({seeds})", transform=ax.transAxes,
+            ha="right", va="bottom", fontsize=9, color=COLOURS["text"])
+    ax.set_ylim(*ylim)
+    style_return_axes(ax, title)
+    ax.set_ylabel("discounted return (γ = 0.99), mean over tasks and agents")
+    return fig
+
+
+def plot_heatmap(ax, grid_values, alphas, betas, title: str, vmin=None, vmax=None, cmap="viridis",
+                 digits: int = 0, mark=None, mark_label: str = "the report's setting", hatch=None,
+                 colorbar_label: str = "discounted return per agent (γ = 0.99)"):
+    """A measure over the (α, β) grid as a heatmap with every value written in its cell; ``mark``
+    outlines one (α, β), ``hatch`` (a boolean grid) dots the cells it flags (for instance those
+    whose 95% interval excludes 0). β is on a log scale: one column per grid value."""
+    values = np.asarray(grid_values, float)
+    image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, origin="lower", aspect="auto")
+    norm = image.norm
+    for (i, j), value in np.ndenumerate(values):
+        if np.isnan(value):
+            ax.text(j, i, "–", ha="center", va="center", fontsize=8, color=COLOURS["text"])
+            continue
+        shade = plt.get_cmap(cmap)(norm(value))
+        light = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.55
+        ax.text(j, i, f"{value:.{digits}f}", ha="center", va="center", fontsize=7.5,
+                color="black" if light else "white")
+        if hatch is not None and hatch[i, j]:
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=0.9))
+    if mark is not None:
+        i, j = list(alphas).index(mark[0]), list(betas).index(mark[1])
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#ff7f0e", linewidth=2.6,
+                               label=mark_label))
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.14), frameon=False, fontsize=8.5)
+    ax.set(xticks=range(len(betas)), xticklabels=[f"{b:g}" for b in betas], yticks=range(len(alphas)),
+           yticklabels=[f"{a:g}" for a in alphas], xlabel="β (Distral: inverse temperature, log scale)",
+           ylabel="α (Distral: weight of π0)")
+    ax.set_title(title, fontsize=11)
+    plt.colorbar(image, ax=ax, label=colorbar_label, shrink=0.9)
+    return image
