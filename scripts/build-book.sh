@@ -14,7 +14,7 @@ bash scripts/vendor-assets.sh
 jupyter_book=.venv/bin/jupyter-book
 
 # The execution cache only notices changed notebook code; results also depend on mdlib.
-source_hash=$(find mdlib -name '*.py' -o -name '*.txt' | LC_ALL=C sort | xargs cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+source_hash=$(find mdlib -name '*.py' -o -name '*.txt' -o -name '*.csv' | LC_ALL=C sort | xargs cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 stamp=_build/.mdlib-source-hash
 if [[ ! -f $stamp || "$(cat "$stamp")" != "$source_hash" ]]; then
     echo "build-book: mdlib changed since the cached runs (or no cache yet): every chapter will execute"

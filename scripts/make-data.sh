@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Recompute the sweep tables the chapters read from mdlib/data/sweeps/ (too much work for a book
+# build). Each is one `python -m mdlib sweep` command; rerunning resumes an interrupted table, and
+# tests/test_data.py recomputes rows drawn at random from every table and requires them equal.
+#   bash scripts/make-data.sh              every table
+#   bash scripts/make-data.sh diagnosis    one group (diagnosis, landscape, explorer, landscape-both)
+# Extra environment: WORKERS (default: all cores), SCHEDULER (a Dask scheduler address).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+sweep() { .venv/bin/python -m mdlib sweep ${WORKERS:+--workers "$WORKERS"} ${SCHEDULER:+--scheduler "$SCHEDULER"} "$@"; }
+group=${1:-all}
+
+# The Distral settings of the landscape: alpha 0 to 1 by 0.1; beta on a 1-2-3-5 log scale from
+# 0.1 to 100, which contains the report's 0.5 and the book's larger settings.
+ALPHAS=0:1:11
+BETAS=0.1,0.2,0.3,0.5,1,2,3,5,10,20,30,50,100
+
+if [[ $group == all || $group == diagnosis ]]; then
+  # Where MultiDistral's gap to the optimum comes from, at the report's setting (alpha 0.7, beta 0.5)
+  # and at the book's better one: the exact alternation alone and with both agents, and the
+  # sampled learner as the book runs it and with each fix (optimistic start, all games teaching
+  # Q, ten times the E-step games), each beside its frozen-pi0 control; 20 seeds.
+  for beta in 0.5 100; do
+    sweep --alphas 0.7 --betas $beta --seeds 20 --versions v1,v2 --methods exact_alone,exact_both \
+      --out mdlib/data/sweeps/diagnosis-exact-beta$beta.csv
+    sweep --alphas 0.7 --betas $beta --seeds 20 --versions v1,v2 --q-init 0,wander --distill on,off \
+      --rollouts-learn off,on --out mdlib/data/sweeps/diagnosis-beta$beta.csv
+    sweep --alphas 0.7 --betas $beta --seeds 20 --versions v1,v2 --q-init wander --distill on,off \
+      --e-games 750 --out mdlib/data/sweeps/diagnosis-budget-beta$beta.csv
+  done
+fi
+if [[ $group == all || $group == landscape ]]; then
+  # The alpha x beta landscape: MultiDistral V1 and V2 with and without distillation, 10 seeds,
+  # and the exact alternation of one agent alone.
+  sweep --alphas $ALPHAS --betas $BETAS --seeds 10 --versions v1,v2 --distill on,off --out mdlib/data/sweeps/landscape.csv
+  sweep --alphas $ALPHAS --betas $BETAS --versions v1,v2 --methods exact_alone --out mdlib/data/sweeps/landscape-exact-alone.csv
+fi
+if [[ $group == all || $group == explorer ]]; then
+  # The exact two-agent alternation on the grid of the V1 and V2 chapters' explorers.
+  sweep --alphas 0,0.3,0.5,0.7,1 --betas 0.5,1,2,5,10,30,100 --versions v1,v2 --methods exact_both \
+    --out mdlib/data/sweeps/explorer-exact-both.csv
+fi
+if [[ $group == all || $group == landscape-both ]]; then
+  # The exact two-agent alternation over the same landscape (the longest table: hours on 2 cores).
+  sweep --alphas $ALPHAS --betas $BETAS --versions v1,v2 --methods exact_both --out mdlib/data/sweeps/landscape-exact-both.csv
+fi
