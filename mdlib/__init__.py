@@ -8,4 +8,4 @@ from .tasks import TASK_SETS, Task, load_task, load_task_set
 
 __all__ = ["CorridorEnv", "DistralSolution", "MultiDistral", "QLearning", "TASK_SETS", "Task", "load_task",
            "load_task_set", "solve_distral", "solve_joint"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -29,3 +29,12 @@ def test_the_bibtex_snippet_matches_citation_cff():
 def test_the_prose_quotes_no_computed_numbers():
     prose = re.sub(r"```.*?```", "", PREFACE, flags=re.S)
     assert not re.findall(r"\d+\.\d+|\d+\s*%", prose)
+
+
+def test_the_version_lives_in_one_place():
+    import mdlib
+
+    assert str(CITATION["version"]) == mdlib.__version__ == bibtex_fields()["version"]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and 'version = {attr = "mdlib.__version__"}' in pyproject
+    assert f"## {mdlib.__version__} " in (ROOT / "CHANGELOG.md").read_text()
