@@ -221,21 +221,64 @@ def draw_policy(task: Task | str, table: np.ndarray, agent: int = 0, other_cell=
     prev, done = np.zeros(2, np.int64), np.zeros(2, np.bool_)
     colour = GOAL_COLOURS[agent]
     for row, col in task.free_cells:
-        if show_other and (row, col) == other_cell:
-            continue
+        if (show_other and (row, col) == other_cell) or (row, col) == tuple(task.goals[agent]):
+            continue  # the other agent's cell; the agent's own goal, where its episode ends
         pos = np.zeros((2, 2), np.int64)
         pos[agent], pos[other] = (row, col), other_cell
         s = agent_observation(cell_index, task.n_cells, pos, prev, done, agent, order == "egocentric")
-        probs = table[agent, s]
-        ax.add_patch(Circle((col, row), 0.07 + 0.25 * np.sqrt(probs[0]), facecolor=colour, alpha=0.35,
-                            edgecolor="none"))
-        for action, (d_row, d_col) in enumerate(((1, 0), (-1, 0), (0, -1), (0, 1)), start=1):
-            length = 0.45 * probs[action]
-            if length > 0.02:
-                ax.arrow(col, row, d_col * length, d_row * length, width=0.035, head_width=0.14,
-                         head_length=min(0.12, length), length_includes_head=True, color=colour,
-                         linewidth=0)
+        _policy_glyph(ax, col, row, table[agent, s], colour)
+    policy_legend(ax, colour)
     return ax
+
+
+#: Scale of the policy glyphs: an arrow of probability 1 reaches this far from the cell's centre
+#: (a cell is 1 wide), and a stay-disc of probability 1 has this radius (its area is proportional
+#: to the probability of staying).
+ARROW_REACH, STAY_RADIUS = 0.48, 0.3
+
+
+def _policy_glyph(ax, x, y, probs, colour) -> None:
+    if probs[0] > 0.005:
+        ax.add_patch(Circle((x, y), STAY_RADIUS * np.sqrt(probs[0]), facecolor=colour, alpha=0.45,
+                            edgecolor=colour, linewidth=0.6))
+    for action, (d_row, d_col) in enumerate(((1, 0), (-1, 0), (0, -1), (0, 1)), start=1):
+        length = ARROW_REACH * probs[action]
+        if length > 0.03:
+            ax.arrow(x, y, d_col * length, d_row * length, width=0.045, head_width=0.15,
+                     head_length=min(0.13, 0.45 * length), length_includes_head=True, color=colour, linewidth=0)
+
+
+def policy_legend(ax, colour) -> None:
+    """The key to the policy glyphs, below the map: arrow lengths and stay-disc sizes for
+    probabilities 1 and 0.25."""
+    from matplotlib.legend_handler import HandlerPatch
+
+    class Glyph(HandlerPatch):
+        def __init__(self, kind, p):
+            super().__init__()
+            self.kind, self.p = kind, p
+
+        def create_artists(self, legend, orig, x0, y0, width, height, fontsize, trans):
+            scale = height * 1.6
+            if self.kind == "arrow":
+                from matplotlib.patches import FancyArrow
+
+                length = ARROW_REACH * self.p * scale * 2.2
+                art = FancyArrow(x0, y0 + height / 2, length, 0, width=0.1 * scale, head_width=0.34 * scale,
+                                 head_length=min(0.28 * scale, 0.45 * length), length_includes_head=True,
+                                 color=colour)
+            else:
+                art = Circle((x0 + width / 3, y0 + height / 2), STAY_RADIUS * np.sqrt(self.p) * scale * 1.2,
+                             facecolor=colour, alpha=0.45, edgecolor=colour)
+            art.set_transform(trans)
+            return [art]
+
+    keys = [("arrow", 1.0, "move, probability 1"), ("arrow", 0.25, "move, 0.25"),
+            ("disc", 1.0, "stay, probability 1"), ("disc", 0.25, "stay, 0.25")]
+    handles = [Rectangle((0, 0), 1, 1, label=label) for _, _, label in keys]
+    ax.legend(handles=handles, handler_map={h: Glyph(kind, p) for h, (kind, p, _) in zip(handles, keys)},
+              loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False, fontsize=8,
+              handlelength=2.6, handleheight=1.2)
 
 
 # One setting of a grid (for the α-β explorers) ---------------------------------------------------
@@ -356,16 +399,19 @@ def figure_gap(decompositions, titles):
 
 def draw_shared_policy(ax, table, weights, agent: int, title: str, task: Task | str = "task1") -> None:
     """A shared policy π0 as ``agent`` meets it: averaged over everything it observes but its own
-    cell, weighted by its visits ``weights`` (2, n_observations), drawn on the map; cells it never
-    visits are greyed (and named in the legend)."""
+    cell, weighted by its visits ``weights`` (2, n_observations), drawn on the map with the key to
+    its glyphs; cells it never visits are greyed and hatched (its own goal, where an episode ends,
+    is left as a goal)."""
     from .learners import average_policy
 
     task = task if isinstance(task, Task) else load_task(task)
     averaged, mass = average_policy(table, weights, keep_other=False)
     draw_policy(task, averaged, agent, ax=ax, title=title, show_other=False)
+    goal = tuple(task.goals[agent])
     for cell, (row, col) in enumerate(task.free_cells):
-        if mass[agent, cell].sum() == 0:
-            ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, facecolor="#9aa0a6", alpha=0.6, edgecolor="none"))
+        if mass[agent, cell].sum() == 0 and (int(row), int(col)) != goal:  # an agent is never "at" its goal
+            ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, facecolor="#9aa0a6", alpha=0.6, edgecolor="none",
+                                   hatch="//"))
     ax.title.set_fontsize(11)
 
 

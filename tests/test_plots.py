@@ -47,8 +47,9 @@ def test_one_seed_has_no_band():
 
 
 def test_draw_policy_can_leave_the_other_agent_out():
-    """A uniform table draws four arrows in every free cell but the other agent's; without the
-    other agent, in every free cell, and no agent marker."""
+    """A uniform table draws four arrows in every free cell but the agent's own goal (where its
+    episode ends) and the other agent's; without the other agent, in every free cell but the goal,
+    and no agent marker."""
     from matplotlib.patches import Circle, FancyArrow, Polygon
 
     from mdlib import game, load_task
@@ -56,7 +57,7 @@ def test_draw_policy_can_leave_the_other_agent_out():
 
     task = load_task("task1")
     table = np.full((2, game.observation_count(task.n_cells), game.N_ACTIONS), 0.2)
-    for show_other, cells, markers in ((True, task.n_cells - 1, 1), (False, task.n_cells, 0)):
+    for show_other, cells, markers in ((True, task.n_cells - 2, 1), (False, task.n_cells - 1, 0)):
         fig, ax = plt.subplots()
         draw_policy(task, table, agent=0, ax=ax, show_other=show_other)
         assert sum(isinstance(p, FancyArrow) for p in ax.patches) == 4 * cells
