@@ -39,6 +39,7 @@ import numpy as np
 from . import game
 from .learners.base import check_count, check_real, require
 from .learners.distill import normalise
+from .learners.multidistral import check_prior
 from .solver import lone_mdp
 from .tasks import Task, load_task, resolve_tasks
 
@@ -245,10 +246,13 @@ def lone_occupancy(task, agent: int, policy, gamma: float = 0.99, max_steps: int
     return counts[0, agent], float(task_return[0, agent]), float(arrival[0, agent])
 
 
-def _solve_alone(tasks, alpha, beta, gamma, iterations, version, max_steps, tol, max_sweeps, out):
+def _solve_alone(tasks, alpha, beta, gamma, iterations, version, max_steps, tol, max_sweeps, out, initial_pi0=None):
     next_cell, reward, start = _lone_arrays(tasks)
     n_tasks, _, n_cells, _ = reward.shape
-    prior = np.full((2, n_cells, N_ACTIONS), 1.0 / N_ACTIONS)
+    if initial_pi0 is None:
+        prior = np.full((2, n_cells, N_ACTIONS), 1.0 / N_ACTIONS)
+    else:
+        prior = check_prior(initial_pi0, (2, n_cells, N_ACTIONS))
     q = np.zeros(reward.shape)  # iteration 1 starts from Q = 0, later ones from the previous Q
     pi, v = np.zeros(reward.shape), np.zeros(reward.shape[:3])
     for k in range(iterations):
@@ -593,9 +597,12 @@ def _weighted_residual(jg: JointGame, counts: np.ndarray, state_residual: np.nda
 
 
 def _solve_both(tasks, alpha, beta, gamma, iterations, version, contention, order, max_steps, tol, max_sweeps,
-                damping, patience, out):
+                damping, patience, out, initial_pi0=None):
     games = [joint_game(t, contention, order, max_steps) for t in tasks]
-    prior = np.full((2, games[0].n_observations, N_ACTIONS), 1.0 / N_ACTIONS)
+    if initial_pi0 is None:
+        prior = np.full((2, games[0].n_observations, N_ACTIONS), 1.0 / N_ACTIONS)
+    else:
+        prior = check_prior(initial_pi0, (2, games[0].n_observations, N_ACTIONS))
     q = [None] * len(tasks)  # iteration 1 starts from Q = 0, later ones from the previous Q
     for k in range(iterations):
         counts_total = np.zeros_like(prior)
@@ -715,9 +722,9 @@ class DistralSolution:
 def solve_distral(tasks, alpha: float, beta: float, gamma: float = 0.99, iterations: int = 10, version: str = "v1",
                   players: str = "alone", *, contention: str = "reference", order: str = "egocentric",
                   max_steps: int = 200, tol: float = 1e-10, max_sweeps: int = 100_000,
-                  damping: float = 0.0, patience: int = PATIENCE) -> DistralSolution:
+                  damping: float = 0.0, patience: int = PATIENCE, initial_pi0=None) -> DistralSolution:
     """Run Distral's alternation exactly: ``iterations`` E-steps and M-steps, starting from a
-    uniform pi0.
+    uniform pi0, or from ``initial_pi0``.
 
     Iteration k solves the E-step under the current prior (eqs. 3-5, exactly, to the max-norm
     Bellman residual ``tol`` or ``max_sweeps`` sweeps), measures the task policies by playing them
@@ -742,6 +749,13 @@ def solve_distral(tasks, alpha: float, beta: float, gamma: float = 0.99, iterati
     play itself (for "alone", which always converges, it equals ``residual``).
     ``policies`` are the last E-step's task policies as observation tables (rows no reachable
     state uses hold the prior's row), ``prior`` the prior that E-step used, ``pi0`` the next prior.
+
+    ``initial_pi0`` (default None: uniform) is the first E-step's prior, a table of the prior's
+    shape ((2, n_cells, 5) for "alone", (2, n_observations, 5) for "both"), finite, non-negative,
+    each row summing to 1 within 1e-9; like every prior here it is used exactly, with no floor.
+    With ``iterations=1`` the solution is the exact E-step under that prior (for example a pi0
+    distilled on other maps, :mod:`mdlib.transfer`); ``settings["initial_pi0"]`` is then
+    ``"given"`` (the key is absent for the uniform start).
     """
     check_real("alpha", alpha, 0.0, 1.0)
     check_real("beta", beta, 0.0, math.inf, low_open=True, high_open=True)
@@ -765,15 +779,22 @@ def solve_distral(tasks, alpha: float, beta: float, gamma: float = 0.99, iterati
     except (ValueError, TypeError) as error:
         raise ValueError(f"tasks: {error} (got {tasks!r})") from error
 
+    if initial_pi0 is not None:  # checked before any work
+        n_cells = resolved[0].n_cells
+        check_prior(initial_pi0, (2, n_cells if players == "alone" else game.observation_count(n_cells), N_ACTIONS))
+
     out = _Record(iterations, len(resolved))
     if players == "alone":
-        _solve_alone(resolved, alpha, beta, gamma, iterations, version, max_steps, tol, max_sweeps, out)
+        _solve_alone(resolved, alpha, beta, gamma, iterations, version, max_steps, tol, max_sweeps, out,
+                     initial_pi0)
     else:
         _solve_both(resolved, alpha, beta, gamma, iterations, version, contention, order, max_steps, tol,
-                    max_sweeps, damping, patience, out)
+                    max_sweeps, damping, patience, out, initial_pi0)
     settings = dict(tasks=tuple(t.name for t in resolved), alpha=alpha, beta=beta, gamma=gamma,
                     iterations=iterations, version=version, players=players, contention=contention, order=order,
                     max_steps=max_steps, tol=tol, max_sweeps=max_sweeps, damping=damping, patience=patience)
+    if initial_pi0 is not None:
+        settings["initial_pi0"] = "given"
     return DistralSolution(
         settings=settings,
         tasks=settings["tasks"],

@@ -1,4 +1,5 @@
-"""Tasks: the report's five maps, their validation, and the task sets of its experiments.
+"""Tasks: the report's five maps, two held-out maps of the book, their validation, and the task
+sets of the report's experiments.
 
 A map is a text file of whitespace-separated symbols, one map row per line:
 ``1`` wall, ``0`` free, ``4``/``5`` start of agent 1/2, ``2``/``3`` goal of agent 1/2.
@@ -24,7 +25,31 @@ SYMBOL_NAMES = {
     GOAL_2: "goal of agent 2 (3)",
 }
 
-BUILTIN_TASKS = ("task1", "task2", "task3", "task4", "task5")
+#: The report's five maps.
+REPORT_TASKS = ("task1", "task2", "task3", "task4", "task5")
+
+#: Maps the report never used, for the held-out experiment (:mod:`mdlib.transfer`): the report's
+#: walls (so that one observation table fits them and the report's maps, ``Task.same_layout``),
+#: with starts and goals that give each agent a route it takes on none of the five report maps.
+#: On every report map agent 1 either crosses the corridor from the left room to the right one
+#: (tasks 1-4) or stays in the right room (task 5), and agent 2 crosses from right to left or stays
+#: in the left room.
+#:
+#: * ``swapped_roles``: task 1 with the agents' roles swapped: agent 1 crosses right to left (top
+#:   right to bottom left), agent 2 left to right (top left to bottom right). Each agent's route is
+#:   the other agent's route on task 1, so it tests whether a prior can carry a route from one
+#:   agent to the other: V2's pooled pi0 over egocentric observations has seen these situations
+#:   (from agent 2 on task 1), V1's per-agent pi0 has seen only the opposite direction.
+#: * ``same_direction``: both agents start in the left room and cross to the right one, one behind
+#:   the other (agent 1 top left to top right, agent 2 bottom left to bottom right): no head-on
+#:   meeting in the corridor, agent 2 going left to right, and both agents in one room at the
+#:   start, a joint situation no report map has.
+#:
+#: Exact joint optima (``solve_joint``, gamma 0.99): 175.09 (87.55 per agent, agent 2 waits six
+#: steps, as on task 1) and 178.97 (89.49 per agent, agent 2 two steps behind agent 1).
+HELDOUT_TASKS = ("swapped_roles", "same_direction")
+
+BUILTIN_TASKS = REPORT_TASKS + HELDOUT_TASKS
 
 #: The report's task sets: the original five maps, and the symmetric ablation (report 4.2.2)
 #: in which task 4 is replaced by a copy of task 1.
@@ -77,7 +102,8 @@ class Task:
 
 
 def load_task(name_or_path: str | os.PathLike) -> Task:
-    """Load a built-in task by name (``"task1"`` … ``"task5"``) or any map file by path."""
+    """Load a built-in task by name (``"task1"`` … ``"task5"``, or one of ``HELDOUT_TASKS``) or
+    any map file by path."""
     if isinstance(name_or_path, str) and name_or_path in BUILTIN_TASKS:
         text = resources.files("mdlib.data.tasks").joinpath(f"{name_or_path}.txt").read_text()
         return parse_task(text, name=name_or_path, source=f"{name_or_path}.txt")

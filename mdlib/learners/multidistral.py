@@ -66,6 +66,10 @@ class MultiDistral(Learner):
     ``evaluation`` says which one ``RunResult.eval_return`` holds; ``eval_returns`` has both.
     The greedy games draw random numbers (ties), so from the second iteration on a run differs
     from one without them; its first point (training and sampled evaluation) does not.
+
+    ``run(..., initial_pi0=table)`` starts the alternation from a given prior instead of the
+    uniform one (for example a pi0 distilled on other maps: :mod:`mdlib.transfer`); with
+    ``distill=False`` the prior then stays that table for the whole run (the transferred-prior arm).
     """
 
     version: str = "v1"
@@ -122,9 +126,15 @@ class MultiDistral(Learner):
             return wander_value(self.alpha, self.beta, self.gamma)
         return float(self.q_init)
 
-    def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
+    def run(self, tasks="original", seed: int = 0, keep_tables: bool = False, initial_pi0=None) -> RunResult:
         """Run MultiDistral once. With ``keep_tables`` the result keeps the task Q tables, the
-        prior they were learned against (``prior``) and the last distilled ``pi0``."""
+        prior they were learned against (``prior``) and the last distilled ``pi0``.
+
+        ``initial_pi0`` (default None: uniform) is the prior of the first iteration, a table of
+        the run's pi0 shape, (2, n_observations, 5) for ``players="both"`` and (2, n_cells, 5)
+        for ``"alone"``, finite, non-negative, each row summing to 1 (within 1e-9); it is floored
+        at ``pi0_floor`` like every prior the learner uses. With ``distill=False`` it is the prior
+        of every iteration. For V2 give both agents the same table (a V2 pi0 is stored twice)."""
         tasks, rounds = self.protocol.rounds(tasks, self.players)
         rng.seed(seed)
         return_gamma, eval_games = self.protocol.return_gamma, self.protocol.eval_games
@@ -136,7 +146,10 @@ class MultiDistral(Learner):
         shape = table_shape(int(rounds[0][0].n_cells), self.players)
         q = np.full((len(tasks), *shape), self.initial_q)
         evaluated = np.empty_like(q) if self.rollouts_learn else q  # the tables the E-step left
-        pi0 = np.full(shape, 1.0 / episodes.N_ACTIONS)
+        if initial_pi0 is None:
+            pi0 = np.full(shape, 1.0 / episodes.N_ACTIONS)
+        else:
+            pi0 = check_prior(initial_pi0, shape)
         train = np.empty((len(tasks), self.iterations, 2))
         evals = {mode: np.empty((len(tasks), self.iterations, 2)) for mode in EVALUATIONS}
         diagnostics = {name: np.empty((len(tasks), self.iterations, 2)) for name in DIAGNOSTICS}
@@ -185,6 +198,30 @@ class MultiDistral(Learner):
             eval_returns=evals,
             diagnostics=diagnostics,
         )
+
+
+#: How far from 1 a row of a given prior may sum.
+PRIOR_TOLERANCE = 1e-9
+
+
+def check_prior(table, shape: tuple[int, ...], name: str = "initial_pi0") -> np.ndarray:
+    """A given prior as a fresh float array, or one ``ValueError``: it must have ``shape``, be
+    finite and non-negative, and each row (last axis) must sum to 1 within ``PRIOR_TOLERANCE``."""
+    try:
+        prior = np.array(table, dtype=float, copy=True)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of probabilities, got {type(table).__name__}") from None
+    shape = tuple(int(n) for n in shape)
+    require(prior.shape == shape, f"{name} must have shape {shape} (agents, rows, actions), got {prior.shape}")
+    require(bool(np.isfinite(prior).all()), f"{name} must be finite, got {int((~np.isfinite(prior)).sum())} "
+                                            "non-finite entries")
+    require(bool((prior >= 0).all()), f"{name} must be non-negative, got a smallest entry {prior.min()!r}")
+    error = np.abs(prior.sum(axis=-1) - 1.0)
+    worst = np.unravel_index(int(error.argmax()), error.shape)
+    require(bool(error.max() <= PRIOR_TOLERANCE),
+            f"{name}: every row must sum to 1 (within {PRIOR_TOLERANCE:g}); row {tuple(int(i) for i in worst)} "
+            f"sums to {prior[worst].sum()!r}")
+    return prior
 
 
 #: The per-iteration diagnostics of a run (``RunResult.diagnostics``), as the exact alternation
