@@ -1,4 +1,5 @@
-"""The command line: ``python -m mdlib reproduce``, ``sweep``, ``optimum`` and ``bench``."""
+"""The command line: ``python -m mdlib reproduce``, ``sweep``, ``optimum``, ``bench`` and
+``student-notebooks``."""
 
 from __future__ import annotations
 
@@ -97,8 +98,44 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run on an existing Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    held = commands.add_parser(
+        "held-out", help="held-out maps: learn a map from scratch with a pi0 distilled on the others",
+        description="For every held-out map (each report map in turn, trained on the other four; each new map, "
+                    "trained on all five): distil pi0 with MultiDistral on the training maps, then learn the "
+                    "held-out map from scratch with that pi0 as a fixed prior, with a uniform prior, and with "
+                    "Q-learning for as many games, paired seeds; and the exact counterparts (solve_distral). "
+                    "One CSV row per map x version x setting x arm x seed, written when all are done.",
+    )
+    held.add_argument("--out", type=Path, required=True, help="the CSV file to write (replaced if it exists)")
+    held.add_argument("--seeds", default="20", help="a count (20: seeds 0-19), a range (100-119) or a list "
+                                                    "(default 20)")
+    held.add_argument("--versions", default="v1,v2", help="v1, v2 or both (default v1,v2)")
+    held.add_argument("--alphas", default="0.7", help="Distral alpha values, in [0, 1] (default 0.7)")
+    held.add_argument("--betas", default="0.5,100", help="Distral beta values, > 0 (default 0.5,100: the report's "
+                                                         "and the book's better setting)")
+    held.add_argument("--heldout", help="comma-separated held-out maps (default: task1-task5, swapped_roles, "
+                                        "same_direction)")
+    held.add_argument("--exact", default="alone,both", help="the exact counterparts' players: alone, both, "
+                                                            "alone,both (default) or none")
+    held.add_argument("--iterations", type=_count, help="MultiDistral iterations (default 10)")
+    held.add_argument("--e-games", type=_count, help="E-step games per task and iteration (default 75)")
+    held.add_argument("--m-games", type=_count, help="M-step games per task and iteration (default 75)")
+    held.add_argument("--workers", type=_count, help="local processes (default: all cores)")
+    held.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     bench = commands.add_parser("bench", help="measure the compiled loops on this machine")
     bench.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+
+    student = commands.add_parser(
+        "student-notebooks", help="write every chapter without its solutions, ready to hand out",
+        description="Write a copy of every chapter (notebooks/0*.ipynb) into DIR with every solution taken "
+                    "out: {solution} blocks, gated solutions and code cells tagged solution or solution-glue; "
+                    "outputs cleared; exercises, stubs and the Colab install cell kept. Files of the same "
+                    "names in DIR are replaced; nothing is written if any chapter cannot be converted.",
+    )
+    student.add_argument("out", metavar="DIR", type=Path, help="folder to write the student notebooks into")
+    student.add_argument("--notebooks", type=Path, metavar="SRC",
+                         help="the chapters' folder (default: the notebooks/ folder of this repository)")
     return parser
 
 
@@ -169,6 +206,26 @@ def sweep_from_args(args, parser):
     return sweep
 
 
+def heldout_from_args(args, parser):
+    """Build and check the held-out experiment and its output file before any work."""
+    from .sweep import parse_grid, parse_seeds
+    from .transfer import EXACT_PLAYERS, HELDOUT_MAPS, HeldOut, check_out
+
+    try:
+        learner = {name: getattr(args, name) for name in ("iterations", "e_games", "m_games")
+                   if getattr(args, name) is not None}
+        maps = HELDOUT_MAPS if args.heldout is None else tuple(m.strip() for m in args.heldout.split(",") if m.strip())
+        exact = () if args.exact.strip() == "none" else _words(args.exact, "--exact", {p: p for p in EXACT_PLAYERS})
+        spec = HeldOut(heldout=maps, seeds=parse_seeds(args.seeds),
+                       versions=_words(args.versions, "--versions", {"v1": "v1", "v2": "v2"}),
+                       alphas=parse_grid(args.alphas, "--alphas"), betas=parse_grid(args.betas, "--betas"),
+                       exact=exact, learner=learner)
+        check_out(args.out)
+    except ValueError as error:
+        parser.error(str(error))
+    return spec
+
+
 def _real_or_fail(text: str, name: str) -> float:
     try:
         return float(text)
@@ -215,6 +272,20 @@ def main(argv=None) -> int:
             parser.error(str(error))
         print(f"wrote {len(sweep.runs())} runs to {path}")
         return 0
+    if args.command == "held-out":
+        import time
+
+        from .transfer import run_heldout
+
+        spec = heldout_from_args(args, parser)
+        start = time.perf_counter()
+        try:
+            path = run_heldout(spec, args.out, workers=args.workers, progress=not args.no_progress)
+        except OutputError as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {len(spec.row_keys())} rows to {path} in {time.perf_counter() - start:.0f} s")
+        return 0
     if args.command == "optimum":
         from .solver import optimum_table
 
@@ -222,6 +293,27 @@ def main(argv=None) -> int:
             print(optimum_table(gammas=tuple(args.gamma or (0.99, 0.9))))
         except ValueError as error:
             parser.error(str(error))
+        return 0
+    if args.command == "student-notebooks":
+        from .student import NotebookError, check_student_folders, student_notebooks
+
+        try:
+            check_student_folders(args.out, args.notebooks)
+        except OutputError as error:
+            parser.error(str(error))
+        try:
+            removed = student_notebooks(args.out, args.notebooks)
+        except (OutputError, NotebookError) as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return 1
+
+        def count(n, what):
+            return f"{n} {what}{'' if n == 1 else 's'}"
+
+        for name, what in removed.items():
+            print(f"  {name}: removed {count(what.solution_blocks, 'solution')}, "
+                  f"{count(what.solution_cells, 'solution code cell')} and {count(what.glue_cells, 'glue cell')}")
+        print(f"wrote {count(len(removed), 'student notebook')} to {args.out}/")
         return 0
     if args.command == "bench":
         from .bench import format_report, run_benchmark
