@@ -3,7 +3,8 @@
 # build). Each is one `python -m mdlib sweep` command; rerunning resumes an interrupted table, and
 # tests/test_data.py recomputes rows drawn at random from every table and requires them equal.
 #   bash scripts/make-data.sh              every table
-#   bash scripts/make-data.sh diagnosis    one group (diagnosis, landscape, explorer, landscape-both)
+#   bash scripts/make-data.sh diagnosis    one group (diagnosis, landscape, explorer, landscape-both,
+#                                          held-out)
 # Extra environment: WORKERS (default: all cores), SCHEDULER (a Dask scheduler address).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,17 +32,30 @@ if [[ $group == all || $group == diagnosis ]]; then
   done
 fi
 if [[ $group == all || $group == landscape ]]; then
-  # The alpha x beta landscape: MultiDistral V1 and V2 with and without distillation, 10 seeds,
-  # and the exact alternation of one agent alone.
-  sweep --alphas $ALPHAS --betas $BETAS --seeds 10 --versions v1,v2 --distill on,off --out mdlib/data/sweeps/landscape.csv
+  # The alpha x beta landscape of the exact alternation for one agent alone (seconds per cell).
   sweep --alphas $ALPHAS --betas $BETAS --versions v1,v2 --methods exact_alone --out mdlib/data/sweeps/landscape-exact-alone.csv
 fi
 if [[ $group == all || $group == explorer ]]; then
-  # The exact two-agent alternation on the grid of the V1 and V2 chapters' explorers.
-  sweep --alphas 0,0.3,0.5,0.7,1 --betas 0.5,1,2,5,10,30,100 --versions v1,v2 --methods exact_both \
+  # The grid of the V1 and V2 chapters' explorers and of the transfer chapter's heatmaps: the
+  # sampled learner with and without distillation (5 seeds; about 15 min on 2 cores) and the exact
+  # two-agent alternation (about 40 min on one core).
+  EXPLORER_ALPHAS=0,0.3,0.5,0.7,1
+  EXPLORER_BETAS=0.5,1,2,5,10,30,100
+  sweep --alphas $EXPLORER_ALPHAS --betas $EXPLORER_BETAS --seeds 5 --versions v1,v2 --distill on,off \
+    --out mdlib/data/sweeps/explorer-sampled.csv
+  sweep --alphas $EXPLORER_ALPHAS --betas $EXPLORER_BETAS --versions v1,v2 --methods exact_both \
     --out mdlib/data/sweeps/explorer-exact-both.csv
 fi
 if [[ $group == all || $group == landscape-both ]]; then
   # The exact two-agent alternation over the same landscape (the longest table: hours on 2 cores).
   sweep --alphas $ALPHAS --betas $BETAS --versions v1,v2 --methods exact_both --out mdlib/data/sweeps/landscape-exact-both.csv
+fi
+if [[ $group == all || $group == held-out ]]; then
+  # Held-out maps (mdlib.transfer): pi0 distilled on four report maps (all five for the new maps
+  # swapped_roles and same_direction), then the held-out map learned from scratch with it as a fixed
+  # prior, with a uniform prior and with Q-learning for as many games; V1 and V2, alpha 0.7 with
+  # beta 0.5 (the report's) and 100, 20 paired seeds, and the exact counterparts (agents alone and
+  # both). One `python -m mdlib held-out` command with its defaults; not resumable (the table is
+  # written when every row is in): about 50 min on 2 loaded cores.
+  .venv/bin/python -m mdlib held-out ${WORKERS:+--workers "$WORKERS"} --out mdlib/data/sweeps/held-out.csv
 fi

@@ -1,0 +1,83 @@
+"""The committed sweep tables are what their commands compute, on the grids the chapters use.
+
+The chapters read tables too large to recompute in a book build (``mdlib/data/sweeps``, made by
+``scripts/make-data.sh``). This module recomputes rows drawn at random from every table (a
+different draw each run; the rows drawn are printed) and requires them identical to the stored
+text, and checks that each table's arguments are the grids the chapters and ``mdlib.landscape``
+name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mdlib import landscape
+from mdlib.sweep import Run, _canonical, load, read_rows, run_one
+
+SWEEPS = Path(str(resources.files("mdlib.data.sweeps")))
+TABLES = sorted(SWEEPS.glob("*.csv"))
+MAKE_DATA = (Path(__file__).resolve().parents[1] / "scripts" / "make-data.sh").read_text()
+#: make-data.sh loops over the diagnosis settings (``for beta in 0.5 100``); its outputs, spelled out.
+MADE = {line.split("--out ")[1].split()[0].replace("$beta", beta)
+        for beta in re.search(r"for beta in ([^;]+);", MAKE_DATA).group(1).split()
+        for line in MAKE_DATA.splitlines() if "--out mdlib/data/sweeps/" in line}
+SAMPLED_ROWS, EXACT_ALONE_ROWS = 2, 1
+
+
+def rows_of(path: Path) -> list[dict]:
+    return read_rows(path)[1]
+
+
+def as_run(row: dict, tasks) -> Run:
+    return Run(row["method"], row["version"], float(row["alpha"]), float(row["beta"]), tuple(tasks),
+               json.loads(row["settings"]), None if row["seed"] == "" else int(row["seed"]))
+
+
+def test_every_table_is_made_by_make_data():
+    assert TABLES, "no committed sweep tables"
+    for path in TABLES:
+        assert f"mdlib/data/sweeps/{path.name}" in MADE, f"{path.name} has no command in scripts/make-data.sh"
+
+
+def test_tables_are_complete_on_the_chapters_grids():
+    for path in TABLES:
+        arguments, frame = load(path)
+        from mdlib.sweep import Sweep
+
+        sweep = Sweep(**{k: tuple(v) if isinstance(v, list) else v for k, v in arguments.items()})
+        assert len(frame) == len(sweep.runs()), f"{path.name} is incomplete"
+        if path.name.startswith("landscape"):
+            assert tuple(arguments["alphas"]) == landscape.LANDSCAPE_ALPHAS
+            assert tuple(arguments["betas"]) == landscape.LANDSCAPE_BETAS
+        if path.name.startswith("explorer"):
+            assert tuple(arguments["alphas"]) == landscape.EXPLORER_ALPHAS
+            assert tuple(arguments["betas"]) == landscape.EXPLORER_BETAS
+        if path.name.startswith("diagnosis"):
+            alpha, beta = (float(arguments["alphas"][0]), float(arguments["betas"][0]))
+            assert (alpha, beta) in (landscape.REPORT_SETTING, landscape.BETTER_SETTING)
+
+
+@pytest.mark.parametrize("path", TABLES, ids=[p.stem for p in TABLES])
+def test_rows_drawn_at_random_recompute_identically(path):
+    arguments, _ = load(path)
+    rows = rows_of(path)
+    rng = np.random.default_rng()
+    sampled = [r for r in rows if r["method"] == "multidistral"]
+    alone = [r for r in rows if r["method"] == "exact_alone"]
+    both = [r for r in rows if r["method"] == "exact_both"]
+    drawn = [sampled[i] for i in rng.choice(len(sampled), min(SAMPLED_ROWS, len(sampled)), replace=False)]
+    drawn += [alone[i] for i in rng.choice(len(alone), min(EXACT_ALONE_ROWS, len(alone)), replace=False)]
+    if both and not sampled and not alone:  # the two-agent tables: one row (about a minute)
+        drawn.append(both[int(rng.integers(len(both)))])
+    assert drawn
+    for row in drawn:
+        print("recomputing", path.name, {k: row[k] for k in ("method", "version", "alpha", "beta", "seed")},
+              row["settings"])
+        fresh = _canonical(run_one(as_run(row, arguments["tasks"])))
+        assert {k: fresh[k] for k in fresh} == {k: row[k] for k in fresh}
