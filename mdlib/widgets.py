@@ -2,7 +2,8 @@
 
 A slider in a built page cannot call Python, so these widgets never compute anything when the
 reader moves a slider. Every figure is rendered beforehand, while the notebook executes, and
-stored as PNG bytes in an :class:`ipywidgets.Image`. The images sit in nested
+stored as a PNG in an ``<img>`` with alt text (an :class:`ipywidgets.HTML`, since
+:class:`ipywidgets.Image` has no alt text for screen readers). The images sit in nested
 :class:`ipywidgets.Stack` containers (one nesting level per slider) and each slider's ``index``
 is linked to its stacks' ``selected_index`` with :func:`ipywidgets.jslink`. The link runs in the
 browser, so the static page switches figures with no kernel at all.
@@ -15,8 +16,11 @@ result below the figure. That "live" part only appears when a kernel can answer 
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 import ipywidgets as widgets
@@ -87,6 +91,20 @@ def _as_png(value) -> bytes:
     return data
 
 
+def figure_html(png: bytes, alt: str, width: str = "100%") -> str:
+    """An ``<img>`` showing ``png`` (embedded as a data URL) with ``alt`` as its alt text."""
+    alt = " ".join(str(alt).split())
+    if not alt:
+        raise ValueError("a figure needs alt text that says what it shows")
+    source = "data:image/png;base64," + base64.b64encode(_as_png(png)).decode("ascii")
+    return (f'<img class="mdlib-figure" src="{source}" alt="{html.escape(alt, quote=True)}" '
+            f'style="display:block;width:{html.escape(width, quote=True)};max-width:100%;height:auto;margin:0 auto">')
+
+
+def _settings_text(labels: Sequence[str], combination: tuple, format_value: Callable[[object], str]) -> str:
+    return ", ".join(f"{label} = {format_value(value)}" for label, value in zip(labels, combination))
+
+
 def _check_values(name: str, values: Sequence) -> list:
     values = list(values)
     if not values:
@@ -104,6 +122,7 @@ def slider_grid(
     format_value: Callable[[object], str] = "{:g}".format,
     caption: str | None = None,
     image_width: str = "100%",
+    alt: str | Callable[..., str] | None = None,
 ) -> widgets.VBox:
     """Sliders over a grid of precomputed figures that switch images client-side.
 
@@ -112,6 +131,11 @@ def slider_grid(
     parameter) to PNG bytes or a Matplotlib figure. ``initial`` is the combination shown first
     (by default the first value of every parameter). Returns a ``VBox``: the optional caption,
     the sliders, then the figure.
+
+    ``alt`` is what a screen reader says for each figure: a string saying what the figures show
+    (each figure's alt text is that string followed by its setting, "at α = 0.5, β = 2"), or a
+    function of one combination's values returning the whole alt text. By default the caption's
+    text (or "Figure") followed by the setting.
     """
     parameters = [(str(label), _check_values(str(label), values)) for label, values in parameters]
     if not parameters:
@@ -158,19 +182,36 @@ def slider_grid(
         )
         sliders.append(slider)
 
+    labels = [label for label, _ in parameters]
+    if alt is None:
+        alt = " ".join(html.unescape(re.sub(r"<[^>]+>", "", caption or "")).split()) or "Figure"
+    if callable(alt):
+        describe = alt
+    elif isinstance(alt, str) and alt.strip():
+        def describe(*combination):
+            return f"{alt.strip().rstrip('.')}, at {_settings_text(labels, combination, format_value)}"
+    else:
+        raise ValueError(f"alt must be a non-empty string or a function, got {alt!r}")
+
+    def alt_text(combination: tuple) -> str:
+        text = describe(*combination)
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"alt returned {text!r} for {combination!r}: a figure needs alt text")
+        return text
+
     stacks_by_depth: list[list[widgets.Stack]] = [[] for _ in parameters]
 
     def build(depth: int, prefix: tuple):
         values = parameters[depth][1]
         if depth == len(parameters) - 1:
-            children = [
-                widgets.Image(
-                    value=lookup(prefix + (v,)),
-                    format="png",
-                    layout=widgets.Layout(width=image_width, max_width="100%", height="auto"),
+            children = []
+            for v in values:
+                child = widgets.HTML(
+                    value=figure_html(lookup(prefix + (v,)), alt_text(prefix + (v,)), image_width),
+                    layout=widgets.Layout(width="100%"),
                 )
-                for v in values
-            ]
+                child.add_class("mdlib-figure-box")
+                children.append(child)
         else:
             children = [build(depth + 1, prefix + (v,)) for v in values]
         stack = widgets.Stack(children=children, selected_index=start[depth])
@@ -209,6 +250,7 @@ def alpha_beta_explorer(
     beta_label: str = BETA_LABEL,
     format_value: Callable[[object], str] = "{:g}".format,
     button_label: str = "Recompute at this α, β",
+    alt: str | Callable[[float, float], str] | None = None,
 ) -> widgets.VBox:
     """Two sliders for Distral's α and β over precomputed figures, one per (α, β).
 
@@ -220,6 +262,9 @@ def alpha_beta_explorer(
     ``callback(alpha, beta)``, if given, recomputes for the selected setting when a kernel is
     live (``live=None`` asks :func:`kernel_is_live`): a button runs it and its result (PNG bytes,
     a Matplotlib figure, or anything it displays itself) appears below the sliders.
+
+    ``alt`` says what the figures show, for screen readers (see :func:`slider_grid`); a function
+    of ``(alpha, beta)`` may return each figure's whole alt text.
     """
     alphas = _check_values("alphas", alphas)
     betas = _check_values("betas", betas)
@@ -236,6 +281,7 @@ def alpha_beta_explorer(
         initial=initial,
         format_value=format_value,
         caption=caption,
+        alt=alt,
     )
     if live is None:
         live = callback is not None and kernel_is_live()

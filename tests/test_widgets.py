@@ -3,7 +3,10 @@ switch them, the deterministic PNGs, and the live mode that only appears with a 
 
 from __future__ import annotations
 
+import base64
+import html
 import io
+import re
 
 import ipywidgets as widgets
 import matplotlib
@@ -38,6 +41,15 @@ def no_static_flag(monkeypatch):
     monkeypatch.delenv(mw.STATIC_BUILD_ENV, raising=False)
 
 
+def shown(figure):
+    """The PNG bytes and the alt text of the ``<img>`` a figure widget puts in the page."""
+    assert isinstance(figure, widgets.HTML)
+    found = re.fullmatch(r'<img class="mdlib-figure" src="data:image/png;base64,([A-Za-z0-9+/=]+)" '
+                         r'alt="([^"<>]*)" style="[^"<>]*">', figure.value)
+    assert found, figure.value[:200]
+    return base64.b64decode(found.group(1)), html.unescape(found.group(2))
+
+
 def links_of(box):
     return [w for w in box.links if isinstance(w, Link)]
 
@@ -62,9 +74,7 @@ def test_every_image_sits_at_its_slider_indices(figures):
         inner = outer.children[i]
         assert isinstance(inner, widgets.Stack) and len(inner.children) == len(BETAS)
         for j, b in enumerate(BETAS):
-            image = inner.children[j]
-            assert isinstance(image, widgets.Image) and image.format == "png"
-            assert bytes(image.value) == figures[(a, b)]
+            assert shown(inner.children[j])[0] == figures[(a, b)]
 
 
 def test_sliders_are_linked_client_side_to_the_stacks(figures):
@@ -98,7 +108,7 @@ def test_nested_sequence_and_matplotlib_figures():
 
     rows = [[chart(a, b) for b in BETAS[:2]] for a in ALPHAS[:2]]
     box = mw.alpha_beta_explorer(rows, ALPHAS[:2], BETAS[:2])
-    assert all(bytes(img.value).startswith(b"\x89PNG") for inner in box.figure.children for img in inner.children)
+    assert all(shown(img)[0].startswith(b"\x89PNG") for inner in box.figure.children for img in inner.children)
     assert not plt.get_fignums(), "figures converted for a widget must be closed"
 
 
@@ -136,7 +146,29 @@ def test_single_parameter_grid():
     box = mw.slider_grid(figs, [("episodes", range(3))], initial=2)
     (slider,) = box.sliders
     assert slider.index == 2 and box.figure.selected_index == 2
-    assert [bytes(img.value) for img in box.figure.children] == [figs[v] for v in range(3)]
+    assert [shown(img)[0] for img in box.figure.children] == [figs[v] for v in range(3)]
+    assert shown(box.figure.children[1])[1] == "Figure, at episodes = 1"
+
+
+def test_every_figure_has_alt_text_naming_its_setting(figures):
+    box = mw.alpha_beta_explorer(figures, ALPHAS, BETAS, alt="Bars: π0's probability of each action")
+    texts = [shown(img)[1] for inner in box.figure.children for img in inner.children]
+    assert texts[0] == "Bars: π0's probability of each action, at α (Distral: weight of π0) = 0, " \
+                       "β (Distral: inverse temperature) = 0.1"
+    assert len(set(texts)) == len(ALPHAS) * len(BETAS)
+    # By default, the caption's text says what the figures show.
+    box = mw.alpha_beta_explorer(figures, ALPHAS, BETAS, caption="<b>V1</b>: returns &amp; seeds")
+    assert shown(box.figure.children[2].children[3])[1].startswith("V1: returns & seeds, at α")
+    # A function gives each figure its whole alt text, escaped for HTML.
+    box = mw.alpha_beta_explorer(figures, ALPHAS, BETAS, alt=lambda a, b: f'"{a}" < {b}')
+    assert shown(box.figure.children[1].children[0])[1] == '"0.5" < 0.1'
+
+
+@pytest.mark.parametrize("alt, message", [("  ", "non-empty string"), (3, "non-empty string"),
+                                          (lambda a, b: "", "needs alt text")])
+def test_figures_without_alt_text_are_refused(figures, alt, message):
+    with pytest.raises(ValueError, match=message):
+        mw.alpha_beta_explorer(figures, ALPHAS, BETAS, alt=alt)
 
 
 def test_figure_png_is_deterministic_and_carries_no_metadata():

@@ -13,6 +13,10 @@
  *    for next to its own module URL. Without a mapping require.js resolves those ids relative
  *    to the page, and the fonts 404. We map them all to our local copy, which sits next to this
  *    file in _static/html-manager/ together with the fonts.
+ * 3. The sliders' handles (noUiSlider, role="slider") have no accessible name, and announce the
+ *    index of the selected option ("2") instead of the option the readout shows ("0.5"). We
+ *    name each handle by its widget's label (aria-labelledby) and keep its aria-valuetext equal
+ *    to the readout, whenever either changes.
  */
 (function () {
   "use strict";
@@ -83,6 +87,52 @@
       Object.defineProperty(value, "Hub", { value: hub, enumerable: false, configurable: true });
     }
     return value;
+  }
+
+  // --- Slider names for screen readers ----------------------------------------------------
+  var labelCount = 0;
+
+  function nameSliders() {
+    var sliders = document.querySelectorAll(".widget-slider");
+    for (var i = 0; i < sliders.length; i++) {
+      var label = sliders[i].querySelector(".widget-label");
+      var readout = sliders[i].querySelector(".widget-readout");
+      var handles = sliders[i].querySelectorAll('[role="slider"]');
+      for (var h = 0; h < handles.length; h++) {
+        var handle = handles[h];
+        if (label && label.textContent.trim()) {
+          if (!label.id) label.id = "mdlib-slider-label-" + ++labelCount;
+          if (handle.getAttribute("aria-labelledby") !== label.id) handle.setAttribute("aria-labelledby", label.id);
+        }
+        var text = readout ? readout.textContent.trim() : "";
+        if (text && handle.getAttribute("aria-valuetext") !== text) handle.setAttribute("aria-valuetext", text);
+      }
+    }
+  }
+
+  var naming = false;
+  function scheduleNaming() {
+    if (naming) return;
+    naming = true;
+    Promise.resolve().then(function () {
+      naming = false;
+      nameSliders();
+    });
+  }
+
+  if (window.MutationObserver) {
+    new MutationObserver(function (records) {
+      for (var i = 0; i < records.length; i++) {
+        var target = records[i].target;
+        var element = target.nodeType === 1 ? target : target.parentElement;
+        if (element && element.closest && element.closest(".widget-slider, .jupyter-widgets, .widget-subarea")) {
+          scheduleNaming();
+          return;
+        }
+      }
+    }).observe(document.documentElement, {
+      subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["aria-valuetext"],
+    });
   }
 
   var current = withHub(window.MathJax);
