@@ -124,8 +124,9 @@ def _row_measures(counts: np.ndarray, policy: np.ndarray, prior: np.ndarray) -> 
         entropy = -np.where(policy > 0, policy * log_pi, 0.0).sum(axis=-1)
         kl = np.where(policy > 0, policy * (log_pi - np.log(prior)), 0.0).sum(axis=-1)
     visited = weight > 0
-    return ((np.where(visited, weight * entropy, 0.0).sum(axis=-1) / weight.sum(axis=-1)),
-            (np.where(visited, weight * kl, 0.0).sum(axis=-1) / weight.sum(axis=-1)))
+    with np.errstate(invalid="ignore"):  # 0 * inf in rows no state visits (where picks 0 there)
+        return ((np.where(visited, weight * entropy, 0.0).sum(axis=-1) / weight.sum(axis=-1)),
+                (np.where(visited, weight * kl, 0.0).sum(axis=-1) / weight.sum(axis=-1)))
 
 
 def _distil(counts: np.ndarray, version: str) -> np.ndarray:
