@@ -104,9 +104,11 @@ class Estimate:
 
     def text(self, digits: int = 1) -> str:
         """``mean [low, high]`` of the task average (``mean`` alone for an exact value)."""
+        from .book import interval, number
+
         if self.n_seeds < 2:
-            return f"{self.mean:.{digits}f}"
-        return f"{self.mean:.{digits}f} [{self.mean_low:.{digits}f}, {self.mean_high:.{digits}f}]"
+            return number(self.mean, digits)
+        return interval(self.mean, self.mean_low, self.mean_high, digits)
 
 
 @dataclass(frozen=True)

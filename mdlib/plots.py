@@ -14,6 +14,7 @@ from matplotlib.patches import Circle, FancyBboxPatch, PathPatch, Polygon, Recta
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
+from .book import number
 from .files import check_output_file, write_atomically
 from .render import AGENT_COLOURS, COLOURS, GOAL_COLOURS
 from .tasks import Task, load_task, resolve_tasks
@@ -364,8 +365,9 @@ def plot_gap(ax, decomposition, title: str | None = None) -> None:
             if estimate.n_seeds > 1:
                 ax.errorbar(k, height - estimate.mean, yerr=[[estimate.mean_high - estimate.mean],
                             [estimate.mean - estimate.mean_low]], color=COLOURS["text"], capsize=3, linewidth=1)
-            ax.text(k + 0.4, height - estimate.mean / 2, f"−{estimate.mean:.1f}" if estimate.mean >= 0
-                    else f"+{-estimate.mean:.1f}", ha="left", va="center", fontsize=8.5)
+            shown = number(-estimate.mean)  # a cost lowers the bar: "−14.7"; "0.0" has no sign
+            ax.text(k + 0.4, height - estimate.mean / 2, shown.replace("-", "−") if shown.startswith("-")
+                    else ("+" + shown if float(shown) else shown), ha="left", va="center", fontsize=8.5)
             dots = None
             height -= estimate.mean
         if dots is not None and len(dots) > 1:
