@@ -343,13 +343,16 @@ def test_exercises_stubs_and_the_colab_cell_stay(name, book_students):
     assert all(stub in [c.source for c in pupil.cells] for stub in stubs)
 
 
+def parse_cell(source: str) -> ast.Module:
+    """A code cell as Python, without its IPython magics and shell lines."""
+    return ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+
+
 def bound_and_read(source: str) -> tuple[set[str], set[str]]:
     """The names a code cell binds (assignments, definitions, imports, loop and with targets) and
     the names it reads; IPython magics and shell lines are left out."""
-    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
-    tree = ast.parse("\n".join(lines))
     bound, read = set(), set()
-    for node in ast.walk(tree):
+    for node in ast.walk(parse_cell(source)):
         if isinstance(node, ast.Name):
             (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -361,7 +364,7 @@ def bound_and_read(source: str) -> tuple[set[str], set[str]]:
 
 def stub_names(cell) -> set[str]:
     """The functions a stub cell defines for the student to write."""
-    return {node.name for node in ast.walk(ast.parse(cell.source)) if isinstance(node, ast.FunctionDef)
+    return {node.name for node in ast.walk(parse_cell(cell.source)) if isinstance(node, ast.FunctionDef)
             and any(isinstance(n, ast.Raise) and "NotImplementedError" in ast.unparse(n) for n in ast.walk(node))}
 
 
