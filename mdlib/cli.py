@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure the compiled loops on this machine")
     bench.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    bench.add_argument("--quick", action="store_true",
+                       help="leave out the exact two-agent alternation (about a minute)")
 
     student = commands.add_parser(
         "student-notebooks", help="write every chapter without its solutions, ready to hand out",
@@ -318,7 +320,7 @@ def main(argv=None) -> int:
     if args.command == "bench":
         from .bench import format_report, run_benchmark
 
-        report = run_benchmark(progress=lambda m: print(m, file=sys.stderr))
+        report = run_benchmark(progress=lambda m: print(m, file=sys.stderr), quick=args.quick)
         print(format_report(report))
         if args.json:
             print(json.dumps(report))

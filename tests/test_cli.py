@@ -60,7 +60,9 @@ def test_bad_arguments_fail_before_any_work_and_write_nothing(tmp_path, args, me
 
 
 def test_bench_prints_one_json_object_last(tmp_path):
-    done = mdlib_cli("bench", "--json")
+    """(--quick: the exact two-agent timing, a minute, is left out; tests/test_exact_distral.py
+    runs that alternation.)"""
+    done = mdlib_cli("bench", "--json", "--quick")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     for key in ("env_steps_per_s", "q_learning_steps_per_s", "soft_q_steps_per_s", "mstep_steps_per_s",
@@ -68,6 +70,7 @@ def test_bench_prints_one_json_object_last(tmp_path):
                 "compiled_over_plain_python"):
         assert report[key] > 0, key
     assert report["plain_python_matches_compiled"] is True
+    assert report["exact_distral_alone_s"] > 0 and report["exact_distral_both_s"] is None
 
 
 @pytest.mark.parametrize("case", ["not writable", "is a file", "parent is a file"])
