@@ -28,8 +28,9 @@ BENCH_TASK = "task1"
 PLAIN_PYTHON_EPISODES = 300
 
 
-def _loop_rate(rule, episodes_count: int, prior=None, count_visits=False, repeats: int = 3,
-               seed: int = 0) -> tuple[float, int]:
+def _loop_rate(
+    rule, episodes_count: int, prior=None, count_visits=False, repeats: int = 3, seed: int = 0
+) -> tuple[float, int]:
     """Best steps/s of ``episodes_count`` episodes on the bench task, each repeat from a fresh table."""
     spec = episodes.game_spec(load_task(BENCH_TASK))
     best, steps = 0.0, 0
@@ -40,16 +41,23 @@ def _loop_rate(rule, episodes_count: int, prior=None, count_visits=False, repeat
         returns, lengths = np.empty((episodes_count, 2)), np.empty(episodes_count, np.int64)
         rng.seed(seed)
         start = time.perf_counter()
-        steps = episodes.play_episodes(spec, rule, q, log_pi0, 0, episodes_count, count_visits, counts,
-                                       0.99, 0.99, returns, lengths)
+        steps = episodes.play_episodes(
+            spec, rule, q, log_pi0, 0, episodes_count, count_visits, counts, 0.99, 0.99, returns, lengths
+        )
         best = max(best, steps / (time.perf_counter() - start))
     return best, steps
 
 
 def q_learning_rule() -> episodes.Rule:
     d = QLearning()
-    return episodes.rule(episodes.EPSILON_GREEDY, learn=True, learning_rate=d.learning_rate, gamma=d.gamma,
-                         epsilon_min=d.epsilon_min, epsilon_decay=d.epsilon_decay)
+    return episodes.rule(
+        episodes.EPSILON_GREEDY,
+        learn=True,
+        learning_rate=d.learning_rate,
+        gamma=d.gamma,
+        epsilon_min=d.epsilon_min,
+        epsilon_decay=d.epsilon_decay,
+    )
 
 
 def q_learning_returns(n_episodes: int, seed: int = 0) -> tuple[np.ndarray, int, float]:
@@ -59,8 +67,9 @@ def q_learning_returns(n_episodes: int, seed: int = 0) -> tuple[np.ndarray, int,
     returns, lengths = np.empty((n_episodes, 2)), np.empty(n_episodes, np.int64)
     rng.seed(seed)
     start = time.perf_counter()
-    steps = episodes.play_episodes(spec, q_learning_rule(), q, NO_TABLE, 0, n_episodes, False, NO_TABLE,
-                                   1.0, 0.99, returns, lengths)
+    steps = episodes.play_episodes(
+        spec, q_learning_rule(), q, NO_TABLE, 0, n_episodes, False, NO_TABLE, 1.0, 0.99, returns, lengths
+    )
     return returns, steps, time.perf_counter() - start
 
 
@@ -105,8 +114,9 @@ def run_benchmark(progress=print, quick: bool = False) -> dict:
     q_rate, _ = _loop_rate(q_learning_rule(), 2000)
     md = MultiDistral()
     uniform = log_prior(np.full((2, empty_tables(23).shape[1], 5), 0.2))
-    soft = episodes.rule(episodes.SOFT, learn=True, learning_rate=md.learning_rate, gamma=md.gamma,
-                         alpha=md.alpha, beta=md.beta)
+    soft = episodes.rule(
+        episodes.SOFT, learn=True, learning_rate=md.learning_rate, gamma=md.gamma, alpha=md.alpha, beta=md.beta
+    )
     soft_rate, _ = _loop_rate(soft, 500, prior=uniform)
     play = episodes.rule(episodes.SOFT, alpha=md.alpha, beta=md.beta)
     mstep_rate, _ = _loop_rate(play, 500, prior=uniform, count_visits=True)
@@ -131,8 +141,7 @@ def run_benchmark(progress=print, quick: bool = False) -> dict:
         both_times.append(time.perf_counter() - start)
 
     progress(f"running the same Q-learning loop as plain Python ({PLAIN_PYTHON_EPISODES} episodes) ...")
-    plain = _subprocess("from mdlib.bench import _plain_python_main; _plain_python_main()",
-                        {"NUMBA_DISABLE_JIT": "1"})
+    plain = _subprocess("from mdlib.bench import _plain_python_main; _plain_python_main()", {"NUMBA_DISABLE_JIT": "1"})
     compiled_returns, _, _ = q_learning_returns(PLAIN_PYTHON_EPISODES)
     plain_rate = plain["steps"] / plain["seconds"]
     return {
@@ -161,13 +170,21 @@ def format_report(r: dict) -> str:
         ("soft-Q E-step", f"{r['soft_q_steps_per_s']:>14,} steps/s"),
         ("M-step rollouts", f"{r['mstep_steps_per_s']:>14,} steps/s"),
         ("Q-learning, same loop as plain Python", f"{r['plain_python_q_learning_steps_per_s']:>14,} steps/s"),
-        ("compiled / plain Python", f"{r['compiled_over_plain_python']:>14}x"
-                                    f" (same results: {r['plain_python_matches_compiled']})"),
-        ("one MultiDistral run, report defaults", f"{r['multidistral_run_s']:>14} s"
-                                                  f" ({r['multidistral_run_env_steps']:,} steps)"),
+        (
+            "compiled / plain Python",
+            f"{r['compiled_over_plain_python']:>14}x (same results: {r['plain_python_matches_compiled']})",
+        ),
+        (
+            "one MultiDistral run, report defaults",
+            f"{r['multidistral_run_s']:>14} s ({r['multidistral_run_env_steps']:,} steps)",
+        ),
         ("exact Distral, alone, 10 iterations", f"{r['exact_distral_alone_s']:>14} s"),
-        ("exact Distral, both, 10 iterations", f"{r['exact_distral_both_s']:>14} s" if r["exact_distral_both_s"]
-         is not None else f"{'skipped (--quick)':>16}"),
+        (
+            "exact Distral, both, 10 iterations",
+            f"{r['exact_distral_both_s']:>14} s"
+            if r["exact_distral_both_s"] is not None
+            else f"{'skipped (--quick)':>16}",
+        ),
         ("compiling every kernel (empty cache)", f"{r['compile_s']:>14} s"),
     ]
     width = max(len(name) for name, _ in rows)

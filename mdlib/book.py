@@ -63,8 +63,9 @@ def execute_notebook(path, timeout: int = 1800) -> None:
     previous = os.environ.get(STATIC_BUILD_ENV)
     os.environ[STATIC_BUILD_ENV] = "1"
     try:
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
     finally:
         if previous is None:
             os.environ.pop(STATIC_BUILD_ENV)
@@ -82,7 +83,7 @@ def number(value: float, digits: int = 1) -> str:
 
 
 def interval(mean: float, low: float, high: float, digits: int = 1) -> str:
-    """"mean [low, high]": a mean across seeds and its 95% interval, cleanly rounded."""
+    """ "mean [low, high]": a mean across seeds and its 95% interval, cleanly rounded."""
     return f"{number(mean, digits)} [{number(low, digits)}, {number(high, digits)}]"
 
 

@@ -44,16 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     rep = commands.add_parser(
-        "reproduce", help="regenerate the report's figures 3-5 and results.json",
+        "reproduce",
+        help="regenerate the report's figures 3-5 and results.json",
         description="Regenerate the report's figures 3, 4 and 5 (PNG and SVG) and results.json.",
     )
-    rep.add_argument("--quick", action="store_true",
-                     help="3 seeds and short runs: a smoke test of every experiment in seconds")
+    rep.add_argument(
+        "--quick", action="store_true", help="3 seeds and short runs: a smoke test of every experiment in seconds"
+    )
     rep.add_argument("--seeds", type=_count, help="number of seeds (default 20; 3 with --quick)")
     rep.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     rep.add_argument("--workers", type=_count, help="processes (default: all cores)")
-    rep.add_argument("--tasks", type=_tasks, default="original",
-                     help="task set or comma-separated tasks for figures 3 and 4 (default: original)")
+    rep.add_argument(
+        "--tasks",
+        type=_tasks,
+        default="original",
+        help="task set or comma-separated tasks for figures 3 and 4 (default: original)",
+    )
     rep.add_argument("--episodes", type=_count, help="Q-learning games per task (default 2000)")
     rep.add_argument("--iterations", type=_count, help="MultiDistral iterations (default 10)")
     rep.add_argument("--e-games", type=_count, help="E-step games per task and iteration (default 75)")
@@ -62,27 +68,33 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--beta", type=_real, help="Distral beta, the inverse temperature, > 0 (default 0.5)")
     rep.add_argument("--eval-games", type=_count, help="evaluation games per task and point (default 20)")
     rep.add_argument("--contention", choices=("reference", "both_blocked"), help="contention rule")
-    rep.add_argument("--restart-q", action="store_true",
-                     help="restart MultiDistral's Q tables every iteration, as the original code did")
+    rep.add_argument(
+        "--restart-q",
+        action="store_true",
+        help="restart MultiDistral's Q tables every iteration, as the original code did",
+    )
     rep.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     opt = commands.add_parser("optimum", help="print the exact joint optimum of every task as a table")
-    opt.add_argument("--gamma", type=_real, action="append",
-                     help="discount factor (repeatable; default 0.99 and 0.9)")
+    opt.add_argument("--gamma", type=_real, action="append", help="discount factor (repeatable; default 0.99 and 0.9)")
 
     sw = commands.add_parser(
-        "sweep", help="run a grid of Distral settings x seeds into one tidy CSV table (resumable)",
+        "sweep",
+        help="run a grid of Distral settings x seeds into one tidy CSV table (resumable)",
         description="Run MultiDistral (and/or the exact alternation) over a grid of Distral settings, "
-                    "versions, learner switches and seeds, one CSV row per run, appended as each run "
-                    "finishes. Rerunning the same command resumes; other arguments into the same file "
-                    "are refused. Lists: 0,0.5,1; ranges: 0:1:11; log ranges: log:0.1:100:13.",
+        "versions, learner switches and seeds, one CSV row per run, appended as each run "
+        "finishes. Rerunning the same command resumes; other arguments into the same file "
+        "are refused. Lists: 0,0.5,1; ranges: 0:1:11; log ranges: log:0.1:100:13.",
     )
     sw.add_argument("--alphas", required=True, help="Distral alpha values, in [0, 1]")
     sw.add_argument("--betas", required=True, help="Distral beta values, > 0")
     sw.add_argument("--seeds", default="10", help="a count (10: seeds 0-9), a range (100-119) or a list (default 10)")
     sw.add_argument("--versions", default="v1,v2", help="v1, v2 or both (default v1,v2)")
-    sw.add_argument("--methods", default="multidistral",
-                    help="multidistral (sampled), exact_alone, exact_both (solve_distral); default multidistral")
+    sw.add_argument(
+        "--methods",
+        default="multidistral",
+        help="multidistral (sampled), exact_alone, exact_both (solve_distral); default multidistral",
+    )
     sw.add_argument("--tasks", type=_tasks, default="original", help="task set or comma-separated tasks")
     sw.add_argument("--q-init", default="0", help="initial Q values: numbers and/or 'wander' (default 0)")
     sw.add_argument("--distill", default="on", help="on (default), off (pi0 frozen uniform: the control) or on,off")
@@ -94,29 +106,39 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--players", choices=("both", "alone"), help="the sampled learner's game (default both)")
     sw.add_argument("--out", type=Path, required=True, help="the CSV file to write or resume")
     sw.add_argument("--workers", type=_count, help="local processes (default: all cores)")
-    sw.add_argument("--scheduler", metavar="ADDRESS",
-                    help="run on an existing Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
+    sw.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on an existing Dask distributed cluster, e.g. tcp://10.0.0.5:8786"
+    )
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     held = commands.add_parser(
-        "held-out", help="held-out maps: learn a map from scratch with a pi0 distilled on the others",
+        "held-out",
+        help="held-out maps: learn a map from scratch with a pi0 distilled on the others",
         description="For every held-out map (each report map in turn, trained on the other four; each new map, "
-                    "trained on all five): distil pi0 with MultiDistral on the training maps, then learn the "
-                    "held-out map from scratch with that pi0 as a fixed prior, with a uniform prior, and with "
-                    "Q-learning for as many games, paired seeds; and the exact counterparts (solve_distral). "
-                    "One CSV row per map x version x setting x arm x seed, written when all are done.",
+        "trained on all five): distil pi0 with MultiDistral on the training maps, then learn the "
+        "held-out map from scratch with that pi0 as a fixed prior, with a uniform prior, and with "
+        "Q-learning for as many games, paired seeds; and the exact counterparts (solve_distral). "
+        "One CSV row per map x version x setting x arm x seed, written when all are done.",
     )
     held.add_argument("--out", type=Path, required=True, help="the CSV file to write (replaced if it exists)")
-    held.add_argument("--seeds", default="20", help="a count (20: seeds 0-19), a range (100-119) or a list "
-                                                    "(default 20)")
+    held.add_argument(
+        "--seeds", default="20", help="a count (20: seeds 0-19), a range (100-119) or a list (default 20)"
+    )
     held.add_argument("--versions", default="v1,v2", help="v1, v2 or both (default v1,v2)")
     held.add_argument("--alphas", default="0.7", help="Distral alpha values, in [0, 1] (default 0.7)")
-    held.add_argument("--betas", default="0.5,100", help="Distral beta values, > 0 (default 0.5,100: the report's "
-                                                         "and the book's better setting)")
-    held.add_argument("--heldout", help="comma-separated held-out maps (default: task1-task5, swapped_roles, "
-                                        "same_direction)")
-    held.add_argument("--exact", default="alone,both", help="the exact counterparts' players: alone, both, "
-                                                            "alone,both (default) or none")
+    held.add_argument(
+        "--betas",
+        default="0.5,100",
+        help="Distral beta values, > 0 (default 0.5,100: the report's and the book's better setting)",
+    )
+    held.add_argument(
+        "--heldout", help="comma-separated held-out maps (default: task1-task5, swapped_roles, same_direction)"
+    )
+    held.add_argument(
+        "--exact",
+        default="alone,both",
+        help="the exact counterparts' players: alone, both, alone,both (default) or none",
+    )
     held.add_argument("--iterations", type=_count, help="MultiDistral iterations (default 10)")
     held.add_argument("--e-games", type=_count, help="E-step games per task and iteration (default 75)")
     held.add_argument("--m-games", type=_count, help="M-step games per task and iteration (default 75)")
@@ -125,19 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure the compiled loops on this machine")
     bench.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    bench.add_argument("--quick", action="store_true",
-                       help="leave out the exact two-agent alternation (about a minute)")
+    bench.add_argument(
+        "--quick", action="store_true", help="leave out the exact two-agent alternation (about a minute)"
+    )
 
     student = commands.add_parser(
-        "student-notebooks", help="write every chapter without its solutions, ready to hand out",
+        "student-notebooks",
+        help="write every chapter without its solutions, ready to hand out",
         description="Write a copy of every chapter (notebooks/0*.ipynb) into DIR with every solution taken "
-                    "out: {solution} blocks, gated solutions and code cells tagged solution or solution-glue; "
-                    "outputs cleared; exercises, stubs and the Colab install cell kept. Files of the same "
-                    "names in DIR are replaced; nothing is written if any chapter cannot be converted.",
+        "out: {solution} blocks, gated solutions and code cells tagged solution or solution-glue; "
+        "outputs cleared; exercises, stubs and the Colab install cell kept. Files of the same "
+        "names in DIR are replaced; nothing is written if any chapter cannot be converted.",
     )
     student.add_argument("out", metavar="DIR", type=Path, help="folder to write the student notebooks into")
-    student.add_argument("--notebooks", type=Path, metavar="SRC",
-                         help="the chapters' folder (default: the notebooks/ folder of this repository)")
+    student.add_argument(
+        "--notebooks",
+        type=Path,
+        metavar="SRC",
+        help="the chapters' folder (default: the notebooks/ folder of this repository)",
+    )
     return parser
 
 
@@ -159,9 +187,13 @@ def plan_from_args(args, parser):
         for name in ("iterations", "e_games", "m_games", "alpha", "beta"):
             if getattr(args, name) is not None:
                 md_changes[name] = getattr(args, name)
-        plan = replace(plan, q_learning=replace(plan.q_learning, **q_changes),
-                       multidistral=replace(plan.multidistral, **md_changes),
-                       tasks=args.tasks, workers=args.workers)
+        plan = replace(
+            plan,
+            q_learning=replace(plan.q_learning, **q_changes),
+            multidistral=replace(plan.multidistral, **md_changes),
+            tasks=args.tasks,
+            workers=args.workers,
+        )
         if args.seeds is not None:
             plan = replace(plan, seeds=args.seeds)
         check_output_folder(args.out, "--out")
@@ -185,10 +217,16 @@ def sweep_from_args(args, parser):
     from .sweep import Sweep, check_out, parse_grid, parse_seeds
 
     try:
-        learner = {name: getattr(args, name) for name in ("m_games", "iterations", "learning_rate", "players")
-                   if getattr(args, name) is not None}
-        q_inits = tuple(v if v == "wander" else float(_real_or_fail(v, "--q-init"))
-                        for v in (x.strip() for x in args.q_init.split(",")) if v)
+        learner = {
+            name: getattr(args, name)
+            for name in ("m_games", "iterations", "learning_rate", "players")
+            if getattr(args, name) is not None
+        }
+        q_inits = tuple(
+            v if v == "wander" else float(_real_or_fail(v, "--q-init"))
+            for v in (x.strip() for x in args.q_init.split(","))
+            if v
+        )
         sweep = Sweep(
             alphas=parse_grid(args.alphas, "--alphas"),
             betas=parse_grid(args.betas, "--betas"),
@@ -214,14 +252,22 @@ def heldout_from_args(args, parser):
     from .transfer import EXACT_PLAYERS, HELDOUT_MAPS, HeldOut, check_out
 
     try:
-        learner = {name: getattr(args, name) for name in ("iterations", "e_games", "m_games")
-                   if getattr(args, name) is not None}
+        learner = {
+            name: getattr(args, name)
+            for name in ("iterations", "e_games", "m_games")
+            if getattr(args, name) is not None
+        }
         maps = HELDOUT_MAPS if args.heldout is None else tuple(m.strip() for m in args.heldout.split(",") if m.strip())
         exact = () if args.exact.strip() == "none" else _words(args.exact, "--exact", {p: p for p in EXACT_PLAYERS})
-        spec = HeldOut(heldout=maps, seeds=parse_seeds(args.seeds),
-                       versions=_words(args.versions, "--versions", {"v1": "v1", "v2": "v2"}),
-                       alphas=parse_grid(args.alphas, "--alphas"), betas=parse_grid(args.betas, "--betas"),
-                       exact=exact, learner=learner)
+        spec = HeldOut(
+            heldout=maps,
+            seeds=parse_seeds(args.seeds),
+            versions=_words(args.versions, "--versions", {"v1": "v1", "v2": "v2"}),
+            alphas=parse_grid(args.alphas, "--alphas"),
+            betas=parse_grid(args.betas, "--betas"),
+            exact=exact,
+            learner=learner,
+        )
         check_out(args.out)
     except ValueError as error:
         parser.error(str(error))
@@ -257,16 +303,19 @@ def main(argv=None) -> int:
         except OutputError as error:
             print(f"{parser.prog}: error: {error}", file=sys.stderr)
             return 1
-        print(f"wrote figures 3-5 (PNG, SVG) and results.json to {args.out}/ "
-              f"in {results['elapsed_s']} s, peak memory <= {results['peak_memory_mb']} MB")
+        print(
+            f"wrote figures 3-5 (PNG, SVG) and results.json to {args.out}/ "
+            f"in {results['elapsed_s']} s, peak memory <= {results['peak_memory_mb']} MB"
+        )
         return 0
     if args.command == "sweep":
         from .sweep import run_sweep
 
         sweep = sweep_from_args(args, parser)
         try:
-            path = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler,
-                             progress=not args.no_progress)
+            path = run_sweep(
+                sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress
+            )
         except OutputError as error:
             print(f"{parser.prog}: error: {error}", file=sys.stderr)
             return 1
@@ -313,8 +362,10 @@ def main(argv=None) -> int:
             return f"{n} {what}{'' if n == 1 else 's'}"
 
         for name, what in removed.items():
-            print(f"  {name}: removed {count(what.solution_blocks, 'solution')}, "
-                  f"{count(what.solution_cells, 'solution code cell')} and {count(what.glue_cells, 'glue cell')}")
+            print(
+                f"  {name}: removed {count(what.solution_blocks, 'solution')}, "
+                f"{count(what.solution_cells, 'solution code cell')} and {count(what.glue_cells, 'glue cell')}"
+            )
         print(f"wrote {count(len(removed), 'student notebook')} to {args.out}/")
         return 0
     if args.command == "bench":

@@ -63,8 +63,11 @@ def select(frame, method: str = "multidistral", **match):
     keep = np.ones(len(rows), bool)
     for key, value in match.items():
         if key in rows.columns:
-            keep &= np.isclose(rows[key].to_numpy(float), value) if isinstance(value, float) else (
-                rows[key].to_numpy() == value)
+            keep &= (
+                np.isclose(rows[key].to_numpy(float), value)
+                if isinstance(value, float)
+                else (rows[key].to_numpy() == value)
+            )
         else:
             keep &= np.array([s.get(key) == value for s in settings])
     chosen = rows[keep]
@@ -94,8 +97,15 @@ class Estimate:
         n = len(per_seed)
         means, mean_over_tasks = per_seed.mean(axis=0), per_seed.mean(axis=1)
         if n < 2:
-            return cls(means, means, means, float(mean_over_tasks.mean()), float(mean_over_tasks.mean()),
-                       float(mean_over_tasks.mean()), n)
+            return cls(
+                means,
+                means,
+                means,
+                float(mean_over_tasks.mean()),
+                float(mean_over_tasks.mean()),
+                float(mean_over_tasks.mean()),
+                n,
+            )
         t = stats.t.ppf(0.975, n - 1)
         half = t * per_seed.std(axis=0, ddof=1) / np.sqrt(n)
         half_mean = t * mean_over_tasks.std(ddof=1) / np.sqrt(n)
@@ -154,14 +164,17 @@ def decompose(exact, sampled, version: str, alpha: float, beta: float, budget=No
 
     hard = np.array([[np.mean([lone_return(shortest_path_length(t, j), 0.99) for j in (0, 1)]) for t in tasks]])
     alone, both = exact_level("exact_alone"), exact_level("exact_both")
-    ladder = {name: rung(**switches) for name, switches in LADDER.items() if budget is not None
-              or switches["e_games"] == 75}
+    ladder = {
+        name: rung(**switches) for name, switches in LADDER.items() if budget is not None or switches["e_games"] == 75
+    }
     book, seeds = ladder["as the book runs it"]
     for name, (values, rung_seeds) in ladder.items():
         require(rung_seeds == seeds, f"the rungs must share their seeds ({name})")
-    levels = {"hard optimum, one agent alone": Estimate.of(hard),
-              "exact Distral, one agent alone": Estimate.of(alone),
-              "exact Distral, both agents": Estimate.of(both)}
+    levels = {
+        "hard optimum, one agent alone": Estimate.of(hard),
+        "exact Distral, one agent alone": Estimate.of(alone),
+        "exact Distral, both agents": Estimate.of(both),
+    }
     levels |= {f"learner: {name}": Estimate.of(values) for name, (values, _) in reversed(ladder.items())}
     best = ladder["ten times the E-step games"][0] if budget is not None else ladder["optimistic start"][0]
     optimistic = ladder["optimistic start"][0]
@@ -180,8 +193,9 @@ def decompose(exact, sampled, version: str, alpha: float, beta: float, budget=No
             require(frozen_seeds == seeds, "the control must share the learner's seeds")
             transfer[name] = Estimate.of(ladder[name][0] - frozen)
     hard_joint = np.array([solve_joint(t, 0.99).value / 2 for t in tasks])
-    return GapDecomposition(version, float(alpha), float(beta), tuple(t.name for t in tasks), levels, steps,
-                            transfer, hard_joint)
+    return GapDecomposition(
+        version, float(alpha), float(beta), tuple(t.name for t in tasks), levels, steps, transfer, hard_joint
+    )
 
 
 def sampled_tasks(frame) -> tuple[str, ...]:

@@ -75,9 +75,7 @@ class CorridorEnv(ParallelEnv):
         if self.observation_type == "index":
             return spaces.Discrete(self._arrays.n_observations)
         rows, cols = self.task.shape
-        return spaces.MultiDiscrete(
-            [rows, cols, rows, cols, game.N_ACTIONS, game.N_ACTIONS, 2], dtype=np.int64
-        )
+        return spaces.MultiDiscrete([rows, cols, rows, cols, game.N_ACTIONS, game.N_ACTIONS, 2], dtype=np.int64)
 
     @functools.lru_cache(maxsize=None)
     def action_space(self, agent: str) -> spaces.Space:
@@ -165,8 +163,9 @@ class CorridorEnv(ParallelEnv):
         for agent in agents:
             i = AGENTS.index(agent)
             septuple = game.observation_tuple(self._pos, self._prev, self._done, i, egocentric)
-            index = int(game.agent_observation(a.cell_index, a.n_cells, self._pos, self._prev, self._done, i,
-                                               egocentric))
+            index = int(
+                game.agent_observation(a.cell_index, a.n_cells, self._pos, self._prev, self._done, i, egocentric)
+            )
             observations[agent] = index if self.observation_type == "index" else np.array(septuple, np.int64)
             infos[agent] = {
                 "position": (int(self._pos[i, 0]), int(self._pos[i, 1])),

@@ -125,8 +125,10 @@ def _row_measures(counts: np.ndarray, policy: np.ndarray, prior: np.ndarray) -> 
         kl = np.where(policy > 0, policy * (log_pi - np.log(prior)), 0.0).sum(axis=-1)
     visited = weight > 0
     with np.errstate(invalid="ignore"):  # 0 * inf in rows no state visits (where picks 0 there)
-        return ((np.where(visited, weight * entropy, 0.0).sum(axis=-1) / weight.sum(axis=-1)),
-                (np.where(visited, weight * kl, 0.0).sum(axis=-1) / weight.sum(axis=-1)))
+        return (
+            (np.where(visited, weight * entropy, 0.0).sum(axis=-1) / weight.sum(axis=-1)),
+            (np.where(visited, weight * kl, 0.0).sum(axis=-1) / weight.sum(axis=-1)),
+        )
 
 
 def _distil(counts: np.ndarray, version: str) -> np.ndarray:
@@ -260,15 +262,23 @@ def _solve_alone(tasks, alpha, beta, gamma, iterations, version, max_steps, tol,
         log_weight = np.ascontiguousarray(np.broadcast_to(_log_weight(prior, alpha), reward.shape))
         buffer = np.zeros((n_tasks, HISTORY_LENGTH + 1))
         state = np.tile(np.array([0, 1, 0], np.int64), (n_tasks, 1))
-        residual, sweeps = _lone_sweeps(next_cell, reward, log_weight, q, float(beta), float(gamma), float(tol),
-                                        int(max_sweeps), buffer, state)
+        residual, sweeps = _lone_sweeps(
+            next_cell, reward, log_weight, q, float(beta), float(gamma), float(tol), int(max_sweeps), buffer, state
+        )
         _lone_policies(log_weight, q, float(beta), pi, v)
         counts = np.zeros(reward.shape)
         task_return, arrival = np.zeros((n_tasks, 2)), np.zeros((n_tasks, 2))
         _lone_propagate(next_cell, reward, pi, start, float(gamma), int(max_steps), counts, task_return, arrival)
-        out.record(k, task_return, arrival, v[np.arange(n_tasks)[:, None], np.arange(2), start],
-                   [_row_measures(counts[i], pi[i], prior) for i in range(n_tasks)],
-                   residual, sweeps, [_history(buffer[i], state[i]) for i in range(n_tasks)])
+        out.record(
+            k,
+            task_return,
+            arrival,
+            v[np.arange(n_tasks)[:, None], np.arange(2), start],
+            [_row_measures(counts[i], pi[i], prior) for i in range(n_tasks)],
+            residual,
+            sweeps,
+            [_history(buffer[i], state[i]) for i in range(n_tasks)],
+        )
         out.prior = prior
         prior = _distil(counts.sum(axis=0), version)
     out.policies, out.pi0 = pi.copy(), prior
@@ -311,7 +321,8 @@ def _enumerate_joint(walls, goals, contention, cell_index, free_cells, start_cel
                 b_1 = 0 if done_1 else a_1
                 b_2 = 0 if done_2 else a_2
                 r1, c1, r2, c2, d1, d2, reward_1, reward_2 = game.transition(
-                    walls, goals, contention, row_1, col_1, row_2, col_2, done_1, done_2, b_1, b_2)
+                    walls, goals, contention, row_1, col_1, row_2, col_2, done_1, done_2, b_1, b_2
+                )
                 cell_1, cell_2 = cell_index[r1, c1], cell_index[r2, c2]
                 key = _state_key(n_cells, cell_1, cell_2, d1, d2, b_1, b_2)
                 y = index[key]
@@ -332,10 +343,15 @@ def _enumerate_joint(walls, goals, contention, cell_index, free_cells, start_cel
             pos[j, 0], pos[j, 1] = free_cells[cells[x, j], 0], free_cells[cells[x, j], 1]
         for j in range(2):
             if not done[x, j]:
-                observation[x, j] = game.agent_observation(cell_index, n_cells, pos, prev[x], done[x], j,
-                                                           egocentric)
-    return (cells[:count].copy(), done[:count].copy(), prev[:count].copy(), next_state[:count].copy(),
-            rewards[:count].copy(), observation)
+                observation[x, j] = game.agent_observation(cell_index, n_cells, pos, prev[x], done[x], j, egocentric)
+    return (
+        cells[:count].copy(),
+        done[:count].copy(),
+        prev[:count].copy(),
+        next_state[:count].copy(),
+        rewards[:count].copy(),
+        observation,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -367,8 +383,13 @@ class JointGame:
         return len(self.done)
 
 
-def joint_game(task, contention: str = "reference", order: str = "egocentric", max_steps: int = 200,
-               home: tuple[bool, bool] = (False, False)) -> JointGame:
+def joint_game(
+    task,
+    contention: str = "reference",
+    order: str = "egocentric",
+    max_steps: int = 200,
+    home: tuple[bool, bool] = (False, False),
+) -> JointGame:
     """Enumerate the reachable joint states of ``task`` for the learners' observation ``order``.
 
     With ``home[j]`` agent j is already home at the start: done, standing on its goal (which it
@@ -377,29 +398,66 @@ def joint_game(task, contention: str = "reference", order: str = "egocentric", m
     walled up, a check of the two-agent computation against the lone one.
     """
     (task,) = resolve_tasks(task)
-    require(contention in game.CONTENTION_RULES,
-            f"contention must be one of {', '.join(game.CONTENTION_RULES)}, got {contention!r}")
-    require(order in game.OBSERVATION_ORDERS,
-            f"order must be one of {', '.join(game.OBSERVATION_ORDERS)}, got {order!r}")
+    require(
+        contention in game.CONTENTION_RULES,
+        f"contention must be one of {', '.join(game.CONTENTION_RULES)}, got {contention!r}",
+    )
+    require(
+        order in game.OBSERVATION_ORDERS, f"order must be one of {', '.join(game.OBSERVATION_ORDERS)}, got {order!r}"
+    )
     check_count("max_steps", max_steps)
-    require(isinstance(home, (tuple, list)) and len(home) == 2 and all(isinstance(h, (bool, np.bool_)) for h in home),
-            f"home must be a pair of booleans, got {home!r}")
+    require(
+        isinstance(home, (tuple, list)) and len(home) == 2 and all(isinstance(h, (bool, np.bool_)) for h in home),
+        f"home must be a pair of booleans, got {home!r}",
+    )
     home = (bool(home[0]), bool(home[1]))
     arrays = game.game_arrays(task)
     places = [tuple(task.goals[j]) if home[j] else tuple(task.starts[j]) for j in (0, 1)]
     require(places[0] != places[1], f"home={home!r} puts both agents on one cell {places[0]}")
     start_cells = np.array([arrays.cell_index[p] for p in places], np.int64)
     cells, done, prev, next_state, rewards, observation = _enumerate_joint(
-        arrays.walls, arrays.goals, np.int64(game.contention_code(contention)), arrays.cell_index,
-        np.ascontiguousarray(task.free_cells, dtype=np.int64), start_cells, np.array(home, np.bool_),
-        order == "egocentric")
-    return JointGame(task, contention, order, int(max_steps), home, cells, done, prev, next_state, rewards,
-                     observation, arrays.n_observations)
+        arrays.walls,
+        arrays.goals,
+        np.int64(game.contention_code(contention)),
+        arrays.cell_index,
+        np.ascontiguousarray(task.free_cells, dtype=np.int64),
+        start_cells,
+        np.array(home, np.bool_),
+        order == "egocentric",
+    )
+    return JointGame(
+        task,
+        contention,
+        order,
+        int(max_steps),
+        home,
+        cells,
+        done,
+        prev,
+        next_state,
+        rewards,
+        observation,
+        arrays.n_observations,
+    )
 
 
 @numba.njit(cache=True)
-def _joint_sweeps(next_state, rewards, done, log_weight, q, beta, gamma, tol, max_sweeps, patience, damping,
-                  history, history_state, state_residual):
+def _joint_sweeps(
+    next_state,
+    rewards,
+    done,
+    log_weight,
+    q,
+    beta,
+    gamma,
+    tol,
+    max_sweeps,
+    patience,
+    damping,
+    history,
+    history_state,
+    state_residual,
+):
     """Both agents' soft best responses to each other, iterated in place on ``q`` (2, S, 5).
 
     A sweep replaces Q_1 by T_1(Q_1) given the current pi_2, then Q_2 by T_2(Q_2) given the
@@ -478,14 +536,26 @@ class JointEStep:
     state_residual: np.ndarray  # (2, S): the last sweep's residual per agent and state
 
 
-def joint_e_step(jg: JointGame, prior, alpha: float, beta: float, gamma: float = 0.99, tol: float = 1e-10,
-                 max_sweeps: int = 100_000, damping: float = 0.0, q=None, patience: int = PATIENCE) -> JointEStep:
+def joint_e_step(
+    jg: JointGame,
+    prior,
+    alpha: float,
+    beta: float,
+    gamma: float = 0.99,
+    tol: float = 1e-10,
+    max_sweeps: int = 100_000,
+    damping: float = 0.0,
+    q=None,
+    patience: int = PATIENCE,
+) -> JointEStep:
     """Both agents' exact soft best responses to each other under ``prior`` (2, n_obs, 5),
     starting from ``q`` ((2, S, 5); default zeros). See :func:`_joint_sweeps` for the sweep and
     the stopping rules."""
     prior = np.asarray(prior, float)
-    require(prior.shape == (2, jg.n_observations, N_ACTIONS),
-            f"prior must have shape {(2, jg.n_observations, N_ACTIONS)}, got {prior.shape}")
+    require(
+        prior.shape == (2, jg.n_observations, N_ACTIONS),
+        f"prior must have shape {(2, jg.n_observations, N_ACTIONS)}, got {prior.shape}",
+    )
     log_weight = np.zeros((2, jg.n_states, N_ACTIONS))
     for j in (0, 1):
         alive = jg.observation[:, j] >= 0
@@ -493,12 +563,25 @@ def joint_e_step(jg: JointGame, prior, alpha: float, beta: float, gamma: float =
     q = np.zeros((2, jg.n_states, N_ACTIONS)) if q is None else np.array(q, float)
     buffer, state = np.zeros(HISTORY_LENGTH + 1), np.array([0, 1, 0], np.int64)
     state_residual = np.zeros((2, jg.n_states))
-    residual, sweeps, v, pi = _joint_sweeps(jg.next_state, jg.rewards, jg.done, log_weight, q, float(beta),
-                                            float(gamma), float(tol), int(max_sweeps), int(patience),
-                                            float(damping), buffer, state, state_residual)
-    return JointEStep(q, v, pi, float(residual), int(sweeps), _history(buffer, state), bool(residual <= tol),
-                      state_residual)
-
+    residual, sweeps, v, pi = _joint_sweeps(
+        jg.next_state,
+        jg.rewards,
+        jg.done,
+        log_weight,
+        q,
+        float(beta),
+        float(gamma),
+        float(tol),
+        int(max_sweeps),
+        int(patience),
+        float(damping),
+        buffer,
+        state,
+        state_residual,
+    )
+    return JointEStep(
+        q, v, pi, float(residual), int(sweeps), _history(buffer, state), bool(residual <= tol), state_residual
+    )
 
 
 #: State masses below this are dropped while propagating (their effect on any measure is below
@@ -569,9 +652,16 @@ def joint_occupancy(jg: JointGame, policy, gamma: float) -> tuple[np.ndarray, np
     (2, S, 5) over ``jg.max_steps`` steps, each agent's expected discounted game return and its
     probability of arriving within the episode."""
     counts = np.zeros((2, jg.n_observations, N_ACTIONS))
-    task_return, arrival = _joint_propagate(jg.next_state, jg.rewards, jg.done, jg.observation,
-                                            np.ascontiguousarray(policy, dtype=float), float(gamma),
-                                            int(jg.max_steps), counts)
+    task_return, arrival = _joint_propagate(
+        jg.next_state,
+        jg.rewards,
+        jg.done,
+        jg.observation,
+        np.ascontiguousarray(policy, dtype=float),
+        float(gamma),
+        int(jg.max_steps),
+        counts,
+    )
     return counts, task_return, arrival
 
 
@@ -597,8 +687,23 @@ def _weighted_residual(jg: JointGame, counts: np.ndarray, state_residual: np.nda
     return worst
 
 
-def _solve_both(tasks, alpha, beta, gamma, iterations, version, contention, order, max_steps, tol, max_sweeps,
-                damping, patience, out, initial_pi0=None):
+def _solve_both(
+    tasks,
+    alpha,
+    beta,
+    gamma,
+    iterations,
+    version,
+    contention,
+    order,
+    max_steps,
+    tol,
+    max_sweeps,
+    damping,
+    patience,
+    out,
+    initial_pi0=None,
+):
     games = [joint_game(t, contention, order, max_steps) for t in tasks]
     if initial_pi0 is None:
         prior = np.full((2, games[0].n_observations, N_ACTIONS), 1.0 / N_ACTIONS)
@@ -624,8 +729,16 @@ def _solve_both(tasks, alpha, beta, gamma, iterations, version, contention, orde
             sweeps.append(e.sweeps)
             histories.append(e.history)
             tables.append(table)
-        out.record(k, np.array(returns), np.array(arrivals), np.array(values), measures, np.array(residuals),
-                   np.array(sweeps), histories)
+        out.record(
+            k,
+            np.array(returns),
+            np.array(arrivals),
+            np.array(values),
+            measures,
+            np.array(residuals),
+            np.array(sweeps),
+            histories,
+        )
         out.weighted_residual[k] = weighted
         out.prior = prior
         out.policies = np.array(tables)
@@ -720,10 +833,24 @@ class DistralSolution:
         return game.play(task, policy, self.settings["max_steps"], self.settings["contention"])
 
 
-def solve_distral(tasks, alpha: float, beta: float, gamma: float = 0.99, iterations: int = 10, version: str = "v1",
-                  players: str = "alone", *, contention: str = "reference", order: str = "egocentric",
-                  max_steps: int = 200, tol: float = 1e-10, max_sweeps: int = 100_000,
-                  damping: float = 0.0, patience: int = PATIENCE, initial_pi0=None) -> DistralSolution:
+def solve_distral(
+    tasks,
+    alpha: float,
+    beta: float,
+    gamma: float = 0.99,
+    iterations: int = 10,
+    version: str = "v1",
+    players: str = "alone",
+    *,
+    contention: str = "reference",
+    order: str = "egocentric",
+    max_steps: int = 200,
+    tol: float = 1e-10,
+    max_sweeps: int = 100_000,
+    damping: float = 0.0,
+    patience: int = PATIENCE,
+    initial_pi0=None,
+) -> DistralSolution:
     """Run Distral's alternation exactly: ``iterations`` E-steps and M-steps, starting from a
     uniform pi0, or from ``initial_pi0``.
 
@@ -762,14 +889,21 @@ def solve_distral(tasks, alpha: float, beta: float, gamma: float = 0.99, iterati
     check_real("beta", beta, 0.0, math.inf, low_open=True, high_open=True)
     check_real("gamma", gamma, 0.0, 1.0, low_open=True, high_open=True)
     check_count("iterations", iterations)
-    require(isinstance(version, str) and version in VERSIONS,
-            f"version must be one of {', '.join(VERSIONS)}, got {version!r}")
-    require(isinstance(players, str) and players in PLAYERS,
-            f"players must be one of {', '.join(PLAYERS)}, got {players!r}")
-    require(isinstance(contention, str) and contention in game.CONTENTION_RULES,
-            f"contention must be one of {', '.join(game.CONTENTION_RULES)}, got {contention!r}")
-    require(isinstance(order, str) and order in game.OBSERVATION_ORDERS,
-            f"order must be one of {', '.join(game.OBSERVATION_ORDERS)}, got {order!r}")
+    require(
+        isinstance(version, str) and version in VERSIONS,
+        f"version must be one of {', '.join(VERSIONS)}, got {version!r}",
+    )
+    require(
+        isinstance(players, str) and players in PLAYERS, f"players must be one of {', '.join(PLAYERS)}, got {players!r}"
+    )
+    require(
+        isinstance(contention, str) and contention in game.CONTENTION_RULES,
+        f"contention must be one of {', '.join(game.CONTENTION_RULES)}, got {contention!r}",
+    )
+    require(
+        isinstance(order, str) and order in game.OBSERVATION_ORDERS,
+        f"order must be one of {', '.join(game.OBSERVATION_ORDERS)}, got {order!r}",
+    )
     check_count("max_steps", max_steps)
     check_real("tol", tol, 0.0, math.inf, low_open=True, high_open=True)
     check_count("max_sweeps", max_sweeps)
@@ -786,14 +920,41 @@ def solve_distral(tasks, alpha: float, beta: float, gamma: float = 0.99, iterati
 
     out = _Record(iterations, len(resolved))
     if players == "alone":
-        _solve_alone(resolved, alpha, beta, gamma, iterations, version, max_steps, tol, max_sweeps, out,
-                     initial_pi0)
+        _solve_alone(resolved, alpha, beta, gamma, iterations, version, max_steps, tol, max_sweeps, out, initial_pi0)
     else:
-        _solve_both(resolved, alpha, beta, gamma, iterations, version, contention, order, max_steps, tol,
-                    max_sweeps, damping, patience, out, initial_pi0)
-    settings = dict(tasks=tuple(t.name for t in resolved), alpha=alpha, beta=beta, gamma=gamma,
-                    iterations=iterations, version=version, players=players, contention=contention, order=order,
-                    max_steps=max_steps, tol=tol, max_sweeps=max_sweeps, damping=damping, patience=patience)
+        _solve_both(
+            resolved,
+            alpha,
+            beta,
+            gamma,
+            iterations,
+            version,
+            contention,
+            order,
+            max_steps,
+            tol,
+            max_sweeps,
+            damping,
+            patience,
+            out,
+            initial_pi0,
+        )
+    settings = dict(
+        tasks=tuple(t.name for t in resolved),
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        iterations=iterations,
+        version=version,
+        players=players,
+        contention=contention,
+        order=order,
+        max_steps=max_steps,
+        tol=tol,
+        max_sweeps=max_sweeps,
+        damping=damping,
+        patience=patience,
+    )
     if initial_pi0 is not None:
         settings["initial_pi0"] = "given"
     return DistralSolution(

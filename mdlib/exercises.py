@@ -96,8 +96,10 @@ class Case:
 
 def _require_function(check: str, fn) -> None:
     if not callable(fn):
-        raise TypeError(f"{check} needs the function you wrote, not its result: got {_short(repr(fn))}. "
-                        f"Pass the name without brackets, e.g. {check}(my_function)")
+        raise TypeError(
+            f"{check} needs the function you wrote, not its result: got {_short(repr(fn))}. "
+            f"Pass the name without brackets, e.g. {check}(my_function)"
+        )
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -150,8 +152,7 @@ def _show(value) -> str:
         return text if any(c in text for c in ".enia") else text + ".0"  # 100.0, not 100: a float
     if array.size > 40:
         return f"an array of shape {array.shape} (too big to print; the problem line says where it differs)"
-    return np.array2string(array, precision=6, separator=", ", threshold=60, max_line_width=92,
-                           floatmode="maxprec")
+    return np.array2string(array, precision=6, separator=", ", threshold=60, max_line_width=92, floatmode="maxprec")
 
 
 def _wrap(text: str) -> str:
@@ -201,9 +202,15 @@ def _run(check: str, name: str, fn, cases: Iterator[Case], success: str) -> bool
         except Exception as error:  # noqa: BLE001 - the reader's error is the report, not a crash
             if isinstance(case.expected, Raises) and isinstance(error, case.expected.kind):
                 continue
-            _report(check, number, case, f"{type(error).__name__}: {error}",
-                    "your function raised an error" if not isinstance(case.expected, Raises)
-                    else f"expected a {case.expected.kind.__name__}, not a {type(error).__name__}")
+            _report(
+                check,
+                number,
+                case,
+                f"{type(error).__name__}: {error}",
+                "your function raised an error"
+                if not isinstance(case.expected, Raises)
+                else f"expected a {case.expected.kind.__name__}, not a {type(error).__name__}",
+            )
             return False
         if got is None or got is Ellipsis:
             if number == 1:
@@ -211,14 +218,21 @@ def _run(check: str, name: str, fn, cases: Iterator[Case], success: str) -> bool
             _report(check, number, case, repr(got), "a value was expected: is a `return` missing on some path?")
             return False
         if isinstance(case.expected, Raises):
-            _report(check, number, case, _show(got), f"this input is wrong, so {name} must raise a "
-                    f"{case.expected.kind.__name__} instead of returning")
+            _report(
+                check,
+                number,
+                case,
+                _show(got),
+                f"this input is wrong, so {name} must raise a {case.expected.kind.__name__} instead of returning",
+            )
             return False
         problem = case.compare(got, case.expected)
         if problem is None and not all(_same(a, b) for a, b in zip(args, case.args)):
             changed = [n for n, a, b in zip(case.names, args, case.args) if not _same(a, b)]
-            problem = (f"the answer is right, but your function changed its input {', '.join(changed)}: "
-                       "work on a copy (the learners reuse their tables)")
+            problem = (
+                f"the answer is right, but your function changed its input {', '.join(changed)}: "
+                "work on a copy (the learners reuse their tables)"
+            )
         if problem is not None:
             _report(check, number, case, _show(got), problem)
             return False
@@ -254,14 +268,18 @@ def _close(rtol: float = 1e-7, atol: float = 1e-9):
         broken = finite & ~np.isfinite(got)
         if broken.any():
             where = _first_mismatch(broken)
-            return (f"got {got[where]} {'at index ' + str(where) + ' ' if where else ''}where a finite number "
-                    "was expected: an overflow, or 0 * inf?")
+            return (
+                f"got {got[where]} {'at index ' + str(where) + ' ' if where else ''}where a finite number "
+                "was expected: an overflow, or 0 * inf?"
+            )
         bad = ~np.isclose(got, expected, rtol=rtol, atol=atol)
         if bad.any():
             where = _first_mismatch(bad)
             at = f" at index {where}" if where else ""
-            return (f"{int(bad.sum())} of {bad.size} numbers differ; the first{at}: expected "
-                    f"{expected[where]:.10g}, got {got[where]:.10g}")
+            return (
+                f"{int(bad.sum())} of {bad.size} numbers differ; the first{at}: expected "
+                f"{expected[where]:.10g}, got {got[where]:.10g}"
+            )
         return None
 
     return compare
@@ -282,8 +300,10 @@ def _distribution(rtol: float = 1e-7, atol: float = 1e-9):
             if off.any():
                 where = _first_mismatch(off)
                 place = f"the row at index {where}" if where else "yours"
-                return (f"the probabilities of a state must sum to 1 over the actions (the last axis); "
-                        f"{place} sums to {sums[where]:.10g}")
+                return (
+                    f"the probabilities of a state must sum to 1 over the actions (the last axis); "
+                    f"{place} sums to {sums[where]:.10g}"
+                )
         return close(numbers, expected)
 
     return compare
@@ -311,11 +331,15 @@ def _cells(got, expected) -> str | None:
         return numbers
     if numbers.shape != (2, 2):
         return f"expected both agents' cells, an array of shape (2, 2), got shape {numbers.shape}"
+
     def cell(values) -> str:
         return "(" + ", ".join(str(int(x)) if float(x).is_integer() else _show(x) for x in values) + ")"
 
-    wrong = [f"agent {j + 1} should end on {cell(expected[j])}, yours ends on {cell(numbers[j])}"
-             for j in (0, 1) if not np.array_equal(numbers[j], expected[j])]
+    wrong = [
+        f"agent {j + 1} should end on {cell(expected[j])}, yours ends on {cell(numbers[j])}"
+        for j in (0, 1)
+        if not np.array_equal(numbers[j], expected[j])
+    ]
     return "; ".join(wrong) or None
 
 
@@ -330,9 +354,14 @@ _ACTION = {name: index for index, name in enumerate(game.ACTION_NAMES)}
 
 
 def _corridor_oracle(walls, goals, positions, done, actions, contention):
-    new_pos, _, _ = game.step(np.ascontiguousarray(walls, dtype=np.bool_), np.asarray(goals, np.int64),
-                              game.contention_code(contention), np.asarray(positions, np.int64),
-                              np.asarray(done, np.bool_), np.asarray(actions, np.int64))
+    new_pos, _, _ = game.step(
+        np.ascontiguousarray(walls, dtype=np.bool_),
+        np.asarray(goals, np.int64),
+        game.contention_code(contention),
+        np.asarray(positions, np.int64),
+        np.asarray(done, np.bool_),
+        np.asarray(actions, np.int64),
+    )
     return new_pos
 
 
@@ -348,49 +377,107 @@ def _corridor_cases() -> Iterator[Case]:
         positions = np.array(positions, np.int64)
         done = np.array(done, np.bool_)
         actions = np.array([_ACTION[a] if isinstance(a, str) else a for a in actions], np.int64)
-        shown = {"walls": ("task1's walls, mdlib.load_task('task1').walls" if task is task1 else
-                           f"{task.name}'s walls" if task is not None else
-                           "a 3 x 3 map with no walls at all")}
+        shown = {
+            "walls": (
+                "task1's walls, mdlib.load_task('task1').walls"
+                if task is task1
+                else f"{task.name}'s walls"
+                if task is not None
+                else "a 3 x 3 map with no walls at all"
+            )
+        }
         moves = ", ".join(f"agent {j + 1}: {game.ACTION_NAMES[a]}" for j, a in enumerate(actions))
         shown["actions"] = f"{_show(actions)}  ({moves})"
-        return Case(about, names, (walls, positions, done, actions, contention),
-                    _corridor_oracle(walls, goals, positions, done, actions, contention), hint, _cells, shown)
+        return Case(
+            about,
+            names,
+            (walls, positions, done, actions, contention),
+            _corridor_oracle(walls, goals, positions, done, actions, contention),
+            hint,
+            _cells,
+            shown,
+        )
 
-    yield case("no conflict: both agents step down in their own rooms",
-               "An agent moves to the cell its action points at (game.MOVES[action] is (d_row, d_col)).",
-               [[1, 1], [1, 7]], ["down", "down"])
-    yield case("a move into a wall fails",
-               "A move into a wall (walls[row, col] is True) fails: the agent stays where it is.",
-               [[1, 1], [1, 7]], ["up", "right"])
-    yield case("a move off the map fails",
-               "A move off the map fails like a move into a wall. The book's maps have walls all round; "
-               "this map has none, so check the row and column against walls.shape.",
-               [[0, 0], [2, 2]], ["up", "right"], task=None)
-    for rule, hint in (("reference", "Under 'reference' a contested cell goes to agent 2; agent 1 stays."),
-                       ("both_blocked", "Under 'both_blocked' a contested cell goes to nobody: both stay.")):
-        yield case(f"both aim at the middle corridor cell (3, 4), contention {rule!r}", hint,
-                   [[3, 3], [3, 5]], ["right", "left"], rule)
-        yield case(f"both aim at the free cell (1, 2) of the left room, contention {rule!r}", hint,
-                   [[1, 1], [2, 2]], ["right", "up"], rule)
+    yield case(
+        "no conflict: both agents step down in their own rooms",
+        "An agent moves to the cell its action points at (game.MOVES[action] is (d_row, d_col)).",
+        [[1, 1], [1, 7]],
+        ["down", "down"],
+    )
+    yield case(
+        "a move into a wall fails",
+        "A move into a wall (walls[row, col] is True) fails: the agent stays where it is.",
+        [[1, 1], [1, 7]],
+        ["up", "right"],
+    )
+    yield case(
+        "a move off the map fails",
+        "A move off the map fails like a move into a wall. The book's maps have walls all round; "
+        "this map has none, so check the row and column against walls.shape.",
+        [[0, 0], [2, 2]],
+        ["up", "right"],
+        task=None,
+    )
+    for rule, hint in (
+        ("reference", "Under 'reference' a contested cell goes to agent 2; agent 1 stays."),
+        ("both_blocked", "Under 'both_blocked' a contested cell goes to nobody: both stay."),
+    ):
+        yield case(
+            f"both aim at the middle corridor cell (3, 4), contention {rule!r}",
+            hint,
+            [[3, 3], [3, 5]],
+            ["right", "left"],
+            rule,
+        )
+        yield case(
+            f"both aim at the free cell (1, 2) of the left room, contention {rule!r}",
+            hint,
+            [[1, 1], [2, 2]],
+            ["right", "up"],
+            rule,
+        )
     for rule in game.CONTENTION_RULES:
-        yield case(f"no swapping: the agents try to exchange cells, contention {rule!r}",
-                   "A move into the cell the other agent occupies at the start of the step fails, even when "
-                   "the other agent is leaving it: both moves fail.",
-                   [[3, 3], [3, 4]], ["right", "left"], rule)
-    yield case("no following: agent 1 steps into the cell agent 2 is leaving",
-               "A move into the other agent's current cell fails even if that agent moves away in the same "
-               "step: agent 1 stays, agent 2 moves.", [[3, 3], [3, 4]], ["right", "right"])
-    yield case("no following: agent 2 steps into the cell agent 1 is leaving",
-               "The no-following rule holds for agent 2 too: agent 1 moves, agent 2 stays.",
-               [[3, 4], [3, 5]], ["left", "left"])
-    yield case("agent 2 aims at the cell of agent 1, who stays",
-               "A move into the other agent's cell fails.", [[3, 4], [3, 5]], ["stay", "left"])
-    yield case("a done agent ignores its action and blocks like a wall (agent 1 done on its goal)",
-               "A done agent stays where it is whatever its action, and the other cannot step onto its cell.",
-               [[5, 7], [4, 7]], ["up", "down"], done=(True, False))
-    yield case("a done agent ignores its action and blocks like a wall (agent 2 done on its goal)",
-               "A done agent stays where it is whatever its action, and the other cannot step onto its cell.",
-               [[4, 1], [5, 1]], ["down", "right"], done=(False, True))
+        yield case(
+            f"no swapping: the agents try to exchange cells, contention {rule!r}",
+            "A move into the cell the other agent occupies at the start of the step fails, even when "
+            "the other agent is leaving it: both moves fail.",
+            [[3, 3], [3, 4]],
+            ["right", "left"],
+            rule,
+        )
+    yield case(
+        "no following: agent 1 steps into the cell agent 2 is leaving",
+        "A move into the other agent's current cell fails even if that agent moves away in the same "
+        "step: agent 1 stays, agent 2 moves.",
+        [[3, 3], [3, 4]],
+        ["right", "right"],
+    )
+    yield case(
+        "no following: agent 2 steps into the cell agent 1 is leaving",
+        "The no-following rule holds for agent 2 too: agent 1 moves, agent 2 stays.",
+        [[3, 4], [3, 5]],
+        ["left", "left"],
+    )
+    yield case(
+        "agent 2 aims at the cell of agent 1, who stays",
+        "A move into the other agent's cell fails.",
+        [[3, 4], [3, 5]],
+        ["stay", "left"],
+    )
+    yield case(
+        "a done agent ignores its action and blocks like a wall (agent 1 done on its goal)",
+        "A done agent stays where it is whatever its action, and the other cannot step onto its cell.",
+        [[5, 7], [4, 7]],
+        ["up", "down"],
+        done=(True, False),
+    )
+    yield case(
+        "a done agent ignores its action and blocks like a wall (agent 2 done on its goal)",
+        "A done agent stays where it is whatever its action, and the other cannot step onto its cell.",
+        [[4, 1], [5, 1]],
+        ["down", "right"],
+        done=(False, True),
+    )
 
     rng = _rng("check_corridor_step")
     tasks = load_task_set("original")
@@ -408,11 +495,17 @@ def _corridor_cases() -> Iterator[Case]:
         done = rng.random(2) < 0.15
         actions = rng.integers(game.N_ACTIONS, size=2)
         rule = game.CONTENTION_RULES[int(rng.integers(2))]
-        yield case(f"random case {k + 1} on {task.name}, contention {rule!r}",
-                   "Go through the rules in order: a done agent stays; walls and the map's edge stop a move; "
-                   "no agent enters the cell the other occupies at the start of the step; a contested cell "
-                   "goes to agent 2 ('reference') or nobody ('both_blocked').",
-                   positions, actions, rule, done, task)
+        yield case(
+            f"random case {k + 1} on {task.name}, contention {rule!r}",
+            "Go through the rules in order: a done agent stays; walls and the map's edge stop a move; "
+            "no agent enters the cell the other occupies at the start of the step; a contested cell "
+            "goes to agent 2 ('reference') or nobody ('both_blocked').",
+            positions,
+            actions,
+            rule,
+            done,
+            task,
+        )
 
 
 def check_corridor_step(fn) -> bool:
@@ -431,8 +524,13 @@ def check_corridor_step(fn) -> bool:
     is the book's one transition kernel, :func:`mdlib.game.transition`.
     """
     _require_function("check_corridor_step", fn)
-    return _run("check_corridor_step", "corridor_step", fn, _corridor_cases(),
-                "Your step follows the rules of the game under both contention rules.")
+    return _run(
+        "check_corridor_step",
+        "corridor_step",
+        fn,
+        _corridor_cases(),
+        "Your step follows the rules of the game under both contention rules.",
+    )
 
 
 def _observation_cases() -> Iterator[Case]:
@@ -443,26 +541,66 @@ def _observation_cases() -> Iterator[Case]:
         positions = np.array(positions, np.int64)
         previous = np.array(previous, np.int64)
         done = np.array(done, np.bool_)
-        expected = int(game.agent_observation(task.cell_index, task.n_cells, positions, previous, done, agent,
-                                              order == "egocentric"))
+        expected = int(
+            game.agent_observation(
+                task.cell_index, task.n_cells, positions, previous, done, agent, order == "egocentric"
+            )
+        )
         return Case(about, names, (task, positions, previous, done, agent, order), expected, hint, _exact)
 
     cells = "Number the cells with task.cell_index (free cells in reading order), not row * columns + column."
-    yield case("both agents at their starts, no previous actions, agent 1", cells,
-               task1, task1.starts, [0, 0], [False, False], 0, "egocentric")
-    yield case("chapter 1's exercise: agent 2 at (1, 7), agent 1 at (3, 4), egocentric",
-               "Egocentric order: the observer's own cell first, then the other's; its own previous action "
-               "first, then the other's; last the other agent's done flag.",
-               task1, [[3, 4], [1, 7]], [4, 2], [False, False], 1, "egocentric")
-    yield case("chapter 1's exercise: agent 2 at (1, 7), agent 1 at (3, 4), absolute",
-               "Absolute order puts agent 1's cell first for both observers; the previous actions stay in the "
-               "observer's order (own first).",
-               task1, [[3, 4], [1, 7]], [4, 2], [False, False], 1, "absolute")
-    yield case("the done flag is the other agent's", "The last digit is whether the OTHER agent is done.",
-               task1, [[3, 4], [5, 1]], [1, 0], [False, True], 0, "egocentric")
-    yield case("agent 1 observes in absolute order: the same as egocentric",
-               "For agent 1 the two orders agree: its own cell is agent 1's cell.",
-               task1, [[2, 6], [4, 1]], [3, 1], [True, False], 0, "absolute")
+    yield case(
+        "both agents at their starts, no previous actions, agent 1",
+        cells,
+        task1,
+        task1.starts,
+        [0, 0],
+        [False, False],
+        0,
+        "egocentric",
+    )
+    yield case(
+        "chapter 1's exercise: agent 2 at (1, 7), agent 1 at (3, 4), egocentric",
+        "Egocentric order: the observer's own cell first, then the other's; its own previous action "
+        "first, then the other's; last the other agent's done flag.",
+        task1,
+        [[3, 4], [1, 7]],
+        [4, 2],
+        [False, False],
+        1,
+        "egocentric",
+    )
+    yield case(
+        "chapter 1's exercise: agent 2 at (1, 7), agent 1 at (3, 4), absolute",
+        "Absolute order puts agent 1's cell first for both observers; the previous actions stay in the "
+        "observer's order (own first).",
+        task1,
+        [[3, 4], [1, 7]],
+        [4, 2],
+        [False, False],
+        1,
+        "absolute",
+    )
+    yield case(
+        "the done flag is the other agent's",
+        "The last digit is whether the OTHER agent is done.",
+        task1,
+        [[3, 4], [5, 1]],
+        [1, 0],
+        [False, True],
+        0,
+        "egocentric",
+    )
+    yield case(
+        "agent 1 observes in absolute order: the same as egocentric",
+        "For agent 1 the two orders agree: its own cell is agent 1's cell.",
+        task1,
+        [[2, 6], [4, 1]],
+        [3, 1],
+        [True, False],
+        0,
+        "absolute",
+    )
 
     rng = _rng("check_observation_index")
     tasks = load_task_set("original")
@@ -471,12 +609,18 @@ def _observation_cases() -> Iterator[Case]:
         cells = task.free_cells
         pick = rng.choice(len(cells), size=2, replace=False)
         order = game.OBSERVATION_ORDERS[int(rng.integers(2))]
-        yield case(f"random case {k + 1} on {task.name}, {order} order",
-                   "index = (((c1 * n + c2) * 5 + a) * 5 + b) * 2 + d with n = task.n_cells, c1, c2 the cell "
-                   "numbers in the order's order, a the observer's previous action, b the other's, d the "
-                   "other's done flag.",
-                   task, cells[pick], rng.integers(game.N_ACTIONS, size=2), rng.random(2) < 0.3,
-                   int(rng.integers(2)), order)
+        yield case(
+            f"random case {k + 1} on {task.name}, {order} order",
+            "index = (((c1 * n + c2) * 5 + a) * 5 + b) * 2 + d with n = task.n_cells, c1, c2 the cell "
+            "numbers in the order's order, a the observer's previous action, b the other's, d the "
+            "other's done flag.",
+            task,
+            cells[pick],
+            rng.integers(game.N_ACTIONS, size=2),
+            rng.random(2) < 0.3,
+            int(rng.integers(2)),
+            order,
+        )
 
 
 def check_observation_index(fn) -> bool:
@@ -493,8 +637,13 @@ def check_observation_index(fn) -> bool:
     The oracle is :func:`mdlib.game.agent_observation`.
     """
     _require_function("check_observation_index", fn)
-    return _run("check_observation_index", "observation_index", fn, _observation_cases(),
-                "Your table rows are the book's, in both orders.")
+    return _run(
+        "check_observation_index",
+        "observation_index",
+        fn,
+        _observation_cases(),
+        "Your table rows are the book's, in both orders.",
+    )
 
 
 # Chapter 2: Distral's soft value, policy and distillation ----------------------------------------
@@ -530,50 +679,105 @@ def _soft_cases(which: str) -> Iterator[Case]:
 
     def case(about, hint, q, pi0, alpha, beta):
         q, pi0 = np.array(q, float), np.array(pi0, float)
-        return Case(about, names, (q, pi0, float(alpha), float(beta)), _one_step(q, pi0, alpha, beta)[index],
-                    hint, compare)
+        return Case(
+            about, names, (q, pi0, float(alpha), float(beta)), _one_step(q, pi0, alpha, beta)[index], hint, compare
+        )
 
     if which == "value":
-        yield case("equal Q under a uniform prior: V = Q + (1 - alpha)/beta log 5",
-                   "Eq. 3: V = (1/beta) log sum_a pi0(a)^alpha exp(beta Q(a)), summed over the actions.",
-                   [1.0] * 5, uniform, 0.7, 0.5)
-        yield case("two actions", "Eq. 3 with two actions: (1/beta) log(pi0(0)^alpha e^(beta Q0) + "
-                   "pi0(1)^alpha e^(beta Q1)).", [0.0, 1.0], [0.25, 0.75], 0.5, 2.0)
+        yield case(
+            "equal Q under a uniform prior: V = Q + (1 - alpha)/beta log 5",
+            "Eq. 3: V = (1/beta) log sum_a pi0(a)^alpha exp(beta Q(a)), summed over the actions.",
+            [1.0] * 5,
+            uniform,
+            0.7,
+            0.5,
+        )
+        yield case(
+            "two actions",
+            "Eq. 3 with two actions: (1/beta) log(pi0(0)^alpha e^(beta Q0) + pi0(1)^alpha e^(beta Q1)).",
+            [0.0, 1.0],
+            [0.25, 0.75],
+            0.5,
+            2.0,
+        )
     else:
-        yield case("equal Q under a uniform prior: the uniform policy",
-                   "Eq. 5: pi(a) = pi0(a)^alpha exp(beta (Q(a) - V)), with V from eq. 3.",
-                   [1.0] * 5, uniform, 0.7, 0.5)
-        yield case("alpha = 0: the prior drops out and pi is the soft-max of beta Q",
-                   "With alpha = 0, pi0^alpha = 1: pi(a) = exp(beta Q(a)) / sum_b exp(beta Q(b)).",
-                   [0.0, 1.0, 2.0, -1.0, 0.5], [0.6, 0.1, 0.1, 0.1, 0.1], 0.0, 1.0)
-        yield case("alpha = 1 and a small beta: pi stays close to pi0",
-                   "Eq. 5 multiplies the prior's opinion pi0^alpha by the task's exp(beta Q), then normalises.",
-                   [0.0, 1.0, 2.0, -1.0, 0.5], [0.6, 0.1, 0.1, 0.1, 0.1], 1.0, 0.05)
-    yield case("beta = 100 and Q values up to 50: exp(beta Q) overflows",
-               "exp(5000) is inf in floating point. Subtract the largest logit m = max_a (alpha log pi0(a) + "
-               "beta Q(a)) before exponentiating: log sum_a e^(x_a) = m + log sum_a e^(x_a - m) (log-sum-exp).",
-               [50.0, -20.0, 30.0, 0.0, 49.0], uniform, 0.7, 100.0)
-    yield case("beta = 100 and all Q values near -50: exp(beta Q) underflows to 0",
-               "exp(-5000) is 0 in floating point, and log 0 = -inf. Subtracting the largest logit before "
-               "exponentiating (log-sum-exp) saves very negative values as well as very positive ones.",
-               [-50.0, -50.5, -51.0, -49.8, -60.0], uniform, 0.3, 100.0)
-    yield case("a prior with zeros (alpha > 0): actions with pi0 = 0 get no weight",
-               "pi0(a)^alpha = 0 where pi0(a) = 0 and alpha > 0: those actions drop out of the sum. Use pi0 as "
-               "given, with no floor (mdlib's learners floor it; this exercise does not).",
-               [0.0, 1.0, 10.0, 10.0, 10.0], [0.5, 0.5, 0.0, 0.0, 0.0], 0.7, 1.0)
-    yield case("a prior with zeros and alpha = 0: pi0^0 = 1, the prior drops out",
-               "With alpha = 0 every action has weight pi0(a)^0 = 1, also where pi0(a) = 0 (numpy: 0.0 ** 0 == 1). "
-               "Computing alpha * log(pi0) gives 0 * (-inf) = nan there: treat alpha = 0 (or pi0 = 0) apart.",
-               [0.0, 1.0, 2.0, 3.0, 4.0], [0.5, 0.5, 0.0, 0.0, 0.0], 0.0, 1.0)
-    yield case("a table of 3 states: one answer per state",
-               "q and pi0 may be tables of shape (n_states, n_actions): work along the last axis only "
-               "(axis=-1, keepdims=True), so that each state gets its own answer.",
-               [[0.0, 1.0, 2.0, 3.0, 4.0], [5.0, 5.0, 5.0, 5.0, 5.0], [-1.0, 0.0, 0.0, 2.0, 1.0]],
-               [uniform, [0.1, 0.2, 0.3, 0.2, 0.2], [0.0, 0.5, 0.5, 0.0, 0.0]], 0.7, 2.0)
-    yield case("a table of shape (2, 2, 5) (agent, state, action)",
-               "Any leading axes are states (or agents): work along the last axis only.",
-               [[[0, 1, 2, 3, 4], [4, 3, 2, 1, 0]], [[1, 1, 1, 1, 1], [0, 0, 9, 0, 0]]],
-               np.full((2, 2, 5), 0.2), 0.5, 1.0)
+        yield case(
+            "equal Q under a uniform prior: the uniform policy",
+            "Eq. 5: pi(a) = pi0(a)^alpha exp(beta (Q(a) - V)), with V from eq. 3.",
+            [1.0] * 5,
+            uniform,
+            0.7,
+            0.5,
+        )
+        yield case(
+            "alpha = 0: the prior drops out and pi is the soft-max of beta Q",
+            "With alpha = 0, pi0^alpha = 1: pi(a) = exp(beta Q(a)) / sum_b exp(beta Q(b)).",
+            [0.0, 1.0, 2.0, -1.0, 0.5],
+            [0.6, 0.1, 0.1, 0.1, 0.1],
+            0.0,
+            1.0,
+        )
+        yield case(
+            "alpha = 1 and a small beta: pi stays close to pi0",
+            "Eq. 5 multiplies the prior's opinion pi0^alpha by the task's exp(beta Q), then normalises.",
+            [0.0, 1.0, 2.0, -1.0, 0.5],
+            [0.6, 0.1, 0.1, 0.1, 0.1],
+            1.0,
+            0.05,
+        )
+    yield case(
+        "beta = 100 and Q values up to 50: exp(beta Q) overflows",
+        "exp(5000) is inf in floating point. Subtract the largest logit m = max_a (alpha log pi0(a) + "
+        "beta Q(a)) before exponentiating: log sum_a e^(x_a) = m + log sum_a e^(x_a - m) (log-sum-exp).",
+        [50.0, -20.0, 30.0, 0.0, 49.0],
+        uniform,
+        0.7,
+        100.0,
+    )
+    yield case(
+        "beta = 100 and all Q values near -50: exp(beta Q) underflows to 0",
+        "exp(-5000) is 0 in floating point, and log 0 = -inf. Subtracting the largest logit before "
+        "exponentiating (log-sum-exp) saves very negative values as well as very positive ones.",
+        [-50.0, -50.5, -51.0, -49.8, -60.0],
+        uniform,
+        0.3,
+        100.0,
+    )
+    yield case(
+        "a prior with zeros (alpha > 0): actions with pi0 = 0 get no weight",
+        "pi0(a)^alpha = 0 where pi0(a) = 0 and alpha > 0: those actions drop out of the sum. Use pi0 as "
+        "given, with no floor (mdlib's learners floor it; this exercise does not).",
+        [0.0, 1.0, 10.0, 10.0, 10.0],
+        [0.5, 0.5, 0.0, 0.0, 0.0],
+        0.7,
+        1.0,
+    )
+    yield case(
+        "a prior with zeros and alpha = 0: pi0^0 = 1, the prior drops out",
+        "With alpha = 0 every action has weight pi0(a)^0 = 1, also where pi0(a) = 0 (numpy: 0.0 ** 0 == 1). "
+        "Computing alpha * log(pi0) gives 0 * (-inf) = nan there: treat alpha = 0 (or pi0 = 0) apart.",
+        [0.0, 1.0, 2.0, 3.0, 4.0],
+        [0.5, 0.5, 0.0, 0.0, 0.0],
+        0.0,
+        1.0,
+    )
+    yield case(
+        "a table of 3 states: one answer per state",
+        "q and pi0 may be tables of shape (n_states, n_actions): work along the last axis only "
+        "(axis=-1, keepdims=True), so that each state gets its own answer.",
+        [[0.0, 1.0, 2.0, 3.0, 4.0], [5.0, 5.0, 5.0, 5.0, 5.0], [-1.0, 0.0, 0.0, 2.0, 1.0]],
+        [uniform, [0.1, 0.2, 0.3, 0.2, 0.2], [0.0, 0.5, 0.5, 0.0, 0.0]],
+        0.7,
+        2.0,
+    )
+    yield case(
+        "a table of shape (2, 2, 5) (agent, state, action)",
+        "Any leading axes are states (or agents): work along the last axis only.",
+        [[[0, 1, 2, 3, 4], [4, 3, 2, 1, 0]], [[1, 1, 1, 1, 1], [0, 0, 9, 0, 0]]],
+        np.full((2, 2, 5), 0.2),
+        0.5,
+        1.0,
+    )
 
     rng = _rng(f"check_soft_{which}")
     for k in range(40):
@@ -583,12 +787,17 @@ def _soft_cases(which: str) -> Iterator[Case]:
         beta = float(10 ** rng.uniform(-2, 2))
         zeros = bool(rng.random() < 0.4)
         q = rng.normal(scale=scale, size=shape)
-        yield case(f"random case {k + 1}: shape {shape}, Q of scale {scale:g}, alpha = {alpha:.3g}, "
-                   f"beta = {beta:.3g}{', prior with zeros' if zeros else ''}",
-                   "Compare with the hand-made cases above: log-sum-exp over the last axis, pi0 used as given, "
-                   "pi0^0 = 1." if which == "value" else
-                   "pi = exp(alpha log pi0 + beta Q - beta V) with V from a stable eq. 3, along the last axis.",
-                   q, _random_prior(rng, shape, zeros), alpha, beta)
+        yield case(
+            f"random case {k + 1}: shape {shape}, Q of scale {scale:g}, alpha = {alpha:.3g}, "
+            f"beta = {beta:.3g}{', prior with zeros' if zeros else ''}",
+            "Compare with the hand-made cases above: log-sum-exp over the last axis, pi0 used as given, pi0^0 = 1."
+            if which == "value"
+            else "pi = exp(alpha log pi0 + beta Q - beta V) with V from a stable eq. 3, along the last axis.",
+            q,
+            _random_prior(rng, shape, zeros),
+            alpha,
+            beta,
+        )
 
 
 def check_soft_value(fn) -> bool:
@@ -606,8 +815,13 @@ def check_soft_value(fn) -> bool:
     The oracle is :func:`mdlib.solver.soft_value_iteration` on a problem that ends after one step.
     """
     _require_function("check_soft_value", fn)
-    return _run("check_soft_value", "soft_value", fn, _soft_cases("value"),
-                "Your soft value is eq. 3, stable up to beta = 100 and with zeros in the prior.")
+    return _run(
+        "check_soft_value",
+        "soft_value",
+        fn,
+        _soft_cases("value"),
+        "Your soft value is eq. 3, stable up to beta = 100 and with zeros in the prior.",
+    )
 
 
 def check_distral_policy(fn) -> bool:
@@ -620,8 +834,13 @@ def check_distral_policy(fn) -> bool:
     problem that ends after one step.
     """
     _require_function("check_distral_policy", fn)
-    return _run("check_distral_policy", "distral_policy", fn, _soft_cases("policy"),
-                "Your policy is eq. 5, stable up to beta = 100 and with zeros in the prior.")
+    return _run(
+        "check_distral_policy",
+        "distral_policy",
+        fn,
+        _soft_cases("policy"),
+        "Your policy is eq. 5, stable up to beta = 100 and with zeros in the prior.",
+    )
 
 
 def _distill_cases(pooled: bool) -> Iterator[Case]:
@@ -642,44 +861,65 @@ def _distill_cases(pooled: bool) -> Iterator[Case]:
         return counts
 
     if not pooled:
-        yield case("one pi0 per agent: agent 2's counts never enter agent 1's pi0",
-                   "V1 keeps one table per agent (axis 1 of counts stays): do not add the agents' counts.",
-                   counts_of(1, 1, {(0, 0, 0, 0): 1.0, (0, 1, 0, 4): 1.0}))
-        yield case("chapter 2's exercise: task 1 visits a state 3 times and stays, task 2 once and moves down",
-                   "Eq. 6: pi0 is the visit-weighted average of the task policies. Add the counts of all tasks "
-                   "(axis 0) first, then normalise each state's row: 3/4 stay, 1/4 down. (The plain average of "
-                   "each task's normalised policy would give 1/2 and 1/2.)",
-                   counts_of(2, 1, {(0, 0, 0, 0): 3.0, (1, 0, 0, 1): 1.0, (0, 1, 0, 4): 2.0}))
-        yield case("a state nobody visited gets the uniform policy",
-                   "A row of counts that sums to 0 has no maximum-likelihood fit: the book makes it uniform "
-                   "(1/n_actions each). Dividing by its sum gives 0/0 = nan.",
-                   counts_of(1, 2, {(0, 0, 0, 2): 1.5, (0, 1, 0, 2): 1.0}))
+        yield case(
+            "one pi0 per agent: agent 2's counts never enter agent 1's pi0",
+            "V1 keeps one table per agent (axis 1 of counts stays): do not add the agents' counts.",
+            counts_of(1, 1, {(0, 0, 0, 0): 1.0, (0, 1, 0, 4): 1.0}),
+        )
+        yield case(
+            "chapter 2's exercise: task 1 visits a state 3 times and stays, task 2 once and moves down",
+            "Eq. 6: pi0 is the visit-weighted average of the task policies. Add the counts of all tasks "
+            "(axis 0) first, then normalise each state's row: 3/4 stay, 1/4 down. (The plain average of "
+            "each task's normalised policy would give 1/2 and 1/2.)",
+            counts_of(2, 1, {(0, 0, 0, 0): 3.0, (1, 0, 0, 1): 1.0, (0, 1, 0, 4): 2.0}),
+        )
+        yield case(
+            "a state nobody visited gets the uniform policy",
+            "A row of counts that sums to 0 has no maximum-likelihood fit: the book makes it uniform "
+            "(1/n_actions each). Dividing by its sum gives 0/0 = nan.",
+            counts_of(1, 2, {(0, 0, 0, 2): 1.5, (0, 1, 0, 2): 1.0}),
+        )
     else:
-        yield case("both agents visit one observation: agent 1 three times (stay), agent 2 once (down)",
-                   "Eq. 8 pools the counts: add them over tasks AND agents, then normalise: 3/4 stay, 1/4 down. "
-                   "Averaging the two agents' own policies would give 1/2 and 1/2, ignoring who visits more.",
-                   counts_of(1, 1, {(0, 0, 0, 0): 3.0, (0, 1, 0, 1): 1.0}))
-        yield case("an observation only agent 2 visits: the pooled row is agent 2's",
-                   "Where only one agent visits, eq. 8 gives that agent's V1 row.",
-                   counts_of(2, 2, {(0, 1, 1, 3): 0.5, (1, 1, 1, 4): 1.5, (0, 0, 0, 0): 1.0}))
-        yield case("an observation nobody visited gets the uniform policy",
-                   "A row of pooled counts that sums to 0 becomes uniform (1/n_actions each); 0/0 is nan.",
-                   counts_of(1, 2, {(0, 0, 0, 2): 1.0}))
-    yield case("discounted counts: fractions gamma^t",
-               "Counts are discounted visits, sums of gamma^t: any non-negative numbers, not only integers.",
-               counts_of(3, 2, {(0, 0, 0, 1): 0.99, (1, 0, 0, 1): 0.9801, (2, 0, 0, 3): 0.970299,
-                                (0, 1, 1, 0): 1.0, (2, 1, 1, 2): 0.5}))
+        yield case(
+            "both agents visit one observation: agent 1 three times (stay), agent 2 once (down)",
+            "Eq. 8 pools the counts: add them over tasks AND agents, then normalise: 3/4 stay, 1/4 down. "
+            "Averaging the two agents' own policies would give 1/2 and 1/2, ignoring who visits more.",
+            counts_of(1, 1, {(0, 0, 0, 0): 3.0, (0, 1, 0, 1): 1.0}),
+        )
+        yield case(
+            "an observation only agent 2 visits: the pooled row is agent 2's",
+            "Where only one agent visits, eq. 8 gives that agent's V1 row.",
+            counts_of(2, 2, {(0, 1, 1, 3): 0.5, (1, 1, 1, 4): 1.5, (0, 0, 0, 0): 1.0}),
+        )
+        yield case(
+            "an observation nobody visited gets the uniform policy",
+            "A row of pooled counts that sums to 0 becomes uniform (1/n_actions each); 0/0 is nan.",
+            counts_of(1, 2, {(0, 0, 0, 2): 1.0}),
+        )
+    yield case(
+        "discounted counts: fractions gamma^t",
+        "Counts are discounted visits, sums of gamma^t: any non-negative numbers, not only integers.",
+        counts_of(
+            3,
+            2,
+            {(0, 0, 0, 1): 0.99, (1, 0, 0, 1): 0.9801, (2, 0, 0, 3): 0.970299, (0, 1, 1, 0): 1.0, (2, 1, 1, 2): 0.5},
+        ),
+    )
 
     rng = _rng("check_pooled_distill" if pooled else "check_distill")
     for k in range(30):
         n_tasks, n_obs = int(rng.integers(1, 6)), int(rng.integers(1, 7))
         counts = rng.exponential(size=(n_tasks, 2, n_obs, 5)) * (rng.random((n_tasks, 2, n_obs, 5)) < 0.6)
         counts *= rng.random((n_tasks, 2, n_obs, 1)) < 0.7  # whole rows unvisited
-        yield case(f"random case {k + 1}: {n_tasks} tasks, {n_obs} observations",
-                   ("Sum over tasks and agents (axes 0 and 1), normalise each row, uniform where a row is 0."
-                    if pooled else
-                    "Sum over tasks (axis 0), keep the agents apart, normalise each row, uniform where a row is 0."),
-                   counts)
+        yield case(
+            f"random case {k + 1}: {n_tasks} tasks, {n_obs} observations",
+            (
+                "Sum over tasks and agents (axes 0 and 1), normalise each row, uniform where a row is 0."
+                if pooled
+                else "Sum over tasks (axis 0), keep the agents apart, normalise each row, uniform where a row is 0."
+            ),
+            counts,
+        )
 
 
 def check_distill(fn) -> bool:
@@ -695,8 +935,13 @@ def check_distill(fn) -> bool:
     The oracle is :func:`mdlib.learners.distill` with ``version="v1"``.
     """
     _require_function("check_distill", fn)
-    return _run("check_distill", "distill", fn, _distill_cases(pooled=False),
-                "Your distillation is eq. 6: one pi0 per agent, uniform where unvisited.")
+    return _run(
+        "check_distill",
+        "distill",
+        fn,
+        _distill_cases(pooled=False),
+        "Your distillation is eq. 6: one pi0 per agent, uniform where unvisited.",
+    )
 
 
 def check_pooled_distill(fn) -> bool:
@@ -708,8 +953,13 @@ def check_pooled_distill(fn) -> bool:
     The oracle is :func:`mdlib.learners.distill` with ``version="v2"``.
     """
     _require_function("check_pooled_distill", fn)
-    return _run("check_pooled_distill", "pooled_distill", fn, _distill_cases(pooled=True),
-                "Your distillation is eq. 8: both agents pooled, uniform where unvisited.")
+    return _run(
+        "check_pooled_distill",
+        "pooled_distill",
+        fn,
+        _distill_cases(pooled=True),
+        "Your distillation is eq. 8: both agents pooled, uniform where unvisited.",
+    )
 
 
 # Chapters 3 and 4: the learners' targets ---------------------------------------------------------
@@ -740,29 +990,60 @@ def _q_target_cases() -> Iterator[Case]:
 
     def case(about, hint, reward, arrived, next_q, gamma):
         next_q = np.array(next_q, float)
-        return Case(about, names, (float(reward), bool(arrived), next_q, float(gamma)),
-                    _target_oracle(reward, arrived, next_q, gamma), hint, _close(1e-12, 1e-12))
+        return Case(
+            about,
+            names,
+            (float(reward), bool(arrived), next_q, float(gamma)),
+            _target_oracle(reward, arrived, next_q, gamma),
+            hint,
+            _close(1e-12, 1e-12),
+        )
 
-    yield case("an ordinary step: -0.1 plus the discounted best value of the next observation",
-               "y = r + gamma max_a' Q(o', a') when the step did not bring the agent onto its goal.",
-               game.STEP_REWARD, False, [1.0, 2.0, 3.0, 0.0, -1.0], 0.9)
-    yield case("the step that brings the agent onto its goal",
-               "No bootstrap past arrival: on the step that reaches the goal the target is the reward alone, "
-               "y = r. Nothing more happens to a done agent, so Q(o', .) must not count, whatever it holds.",
-               game.GOAL_REWARD, True, [3.0, 5.0, 1.0, 0.0, 2.0], 0.9)
-    yield case("every value of the next observation is negative",
-               "max_a' Q(o', a') of a row of negative numbers is negative: do not start the maximum at 0.",
-               game.STEP_REWARD, False, [-3.0, -2.0, -5.0, -4.0, -2.5], 0.9)
-    yield case("arrival, at gamma = 0.99", "On arrival y = r whatever gamma is.",
-               game.GOAL_REWARD, True, [90.0, 91.0, 89.0, 90.5, 88.0], 0.99)
+    yield case(
+        "an ordinary step: -0.1 plus the discounted best value of the next observation",
+        "y = r + gamma max_a' Q(o', a') when the step did not bring the agent onto its goal.",
+        game.STEP_REWARD,
+        False,
+        [1.0, 2.0, 3.0, 0.0, -1.0],
+        0.9,
+    )
+    yield case(
+        "the step that brings the agent onto its goal",
+        "No bootstrap past arrival: on the step that reaches the goal the target is the reward alone, "
+        "y = r. Nothing more happens to a done agent, so Q(o', .) must not count, whatever it holds.",
+        game.GOAL_REWARD,
+        True,
+        [3.0, 5.0, 1.0, 0.0, 2.0],
+        0.9,
+    )
+    yield case(
+        "every value of the next observation is negative",
+        "max_a' Q(o', a') of a row of negative numbers is negative: do not start the maximum at 0.",
+        game.STEP_REWARD,
+        False,
+        [-3.0, -2.0, -5.0, -4.0, -2.5],
+        0.9,
+    )
+    yield case(
+        "arrival, at gamma = 0.99",
+        "On arrival y = r whatever gamma is.",
+        game.GOAL_REWARD,
+        True,
+        [90.0, 91.0, 89.0, 90.5, 88.0],
+        0.99,
+    )
     rng = _rng("check_q_target")
     for k in range(40):
         arrived = bool(rng.random() < 0.3)
         gamma = float(rng.choice([0.9, 0.99, rng.uniform(0.5, 1.0)]))
-        yield case(f"random case {k + 1}: {'arrival' if arrived else 'an ordinary step'}, gamma = {gamma:.3g}",
-                   "y = r on arrival, r + gamma max_a' Q(o', a') otherwise.",
-                   game.GOAL_REWARD if arrived else game.STEP_REWARD, arrived,
-                   rng.normal(scale=[1.0, 50.0][int(rng.integers(2))], size=5), gamma)
+        yield case(
+            f"random case {k + 1}: {'arrival' if arrived else 'an ordinary step'}, gamma = {gamma:.3g}",
+            "y = r on arrival, r + gamma max_a' Q(o', a') otherwise.",
+            game.GOAL_REWARD if arrived else game.STEP_REWARD,
+            arrived,
+            rng.normal(scale=[1.0, 50.0][int(rng.integers(2))], size=5),
+            gamma,
+        )
 
 
 def check_q_target(fn) -> bool:
@@ -781,8 +1062,13 @@ def check_q_target(fn) -> bool:
     :func:`mdlib.learners.episodes.update`, with step size 1.
     """
     _require_function("check_q_target", fn)
-    return _run("check_q_target", "q_target", fn, _q_target_cases(),
-                "Your target is the learners': r + gamma max Q(o'), and r alone on arrival.")
+    return _run(
+        "check_q_target",
+        "q_target",
+        fn,
+        _q_target_cases(),
+        "Your target is the learners': r + gamma max Q(o'), and r alone on arrival.",
+    )
 
 
 def _soft_target_cases() -> Iterator[Case]:
@@ -795,28 +1081,67 @@ def _soft_target_cases() -> Iterator[Case]:
         expected = _target_oracle(reward, arrived, next_q, gamma, soft=(next_pi0, alpha, beta))
         return Case(about, names, args, expected, hint, _close(1e-9, 1e-9))
 
-    yield case("an ordinary step, equal Q under a uniform prior: V(o') = Q + (1 - alpha)/beta log 5",
-               "Eq. 4 with eq. 3: y = r + gamma V(o'), V(o') = (1/beta) log sum_a pi0(a|o')^alpha e^(beta Q(o', a)).",
-               game.STEP_REWARD, False, [2.0] * 5, uniform, 0.7, 0.5, 0.99)
-    yield case("the step that brings the agent onto its goal",
-               "No bootstrap past arrival: y = r alone on the step that reaches the goal (V = 0 once arrived).",
-               game.GOAL_REWARD, True, [3.0, 5.0, 1.0, 0.0, 2.0], uniform, 0.7, 0.5, 0.99)
-    yield case("a soft value, not a maximum: beta = 0.5 and a non-uniform prior",
-               "The soft target uses V(o') of eq. 3 (with the prior and beta), not max_a Q(o', a).",
-               game.STEP_REWARD, False, [1.0, 2.0, 3.0, 0.0, -1.0], [0.4, 0.3, 0.1, 0.1, 0.1], 0.7, 0.5, 0.99)
-    yield case("beta = 100 and Q values near 90: exp(beta Q) overflows",
-               "Use a numerically stable soft value (log-sum-exp), as in chapter 2's exercise.",
-               game.STEP_REWARD, False, [90.0, 91.0, 89.0, 90.5, 88.0], uniform, 0.8, 100.0, 0.99)
+    yield case(
+        "an ordinary step, equal Q under a uniform prior: V(o') = Q + (1 - alpha)/beta log 5",
+        "Eq. 4 with eq. 3: y = r + gamma V(o'), V(o') = (1/beta) log sum_a pi0(a|o')^alpha e^(beta Q(o', a)).",
+        game.STEP_REWARD,
+        False,
+        [2.0] * 5,
+        uniform,
+        0.7,
+        0.5,
+        0.99,
+    )
+    yield case(
+        "the step that brings the agent onto its goal",
+        "No bootstrap past arrival: y = r alone on the step that reaches the goal (V = 0 once arrived).",
+        game.GOAL_REWARD,
+        True,
+        [3.0, 5.0, 1.0, 0.0, 2.0],
+        uniform,
+        0.7,
+        0.5,
+        0.99,
+    )
+    yield case(
+        "a soft value, not a maximum: beta = 0.5 and a non-uniform prior",
+        "The soft target uses V(o') of eq. 3 (with the prior and beta), not max_a Q(o', a).",
+        game.STEP_REWARD,
+        False,
+        [1.0, 2.0, 3.0, 0.0, -1.0],
+        [0.4, 0.3, 0.1, 0.1, 0.1],
+        0.7,
+        0.5,
+        0.99,
+    )
+    yield case(
+        "beta = 100 and Q values near 90: exp(beta Q) overflows",
+        "Use a numerically stable soft value (log-sum-exp), as in chapter 2's exercise.",
+        game.STEP_REWARD,
+        False,
+        [90.0, 91.0, 89.0, 90.5, 88.0],
+        uniform,
+        0.8,
+        100.0,
+        0.99,
+    )
     rng = _rng("check_soft_q_target")
     for k in range(40):
         arrived = bool(rng.random() < 0.3)
         alpha, beta = float(rng.uniform()), float(10 ** rng.uniform(-1, 2))
         prior = 0.9 * rng.dirichlet(np.ones(5)) + 0.02
-        yield case(f"random case {k + 1}: {'arrival' if arrived else 'an ordinary step'}, alpha = {alpha:.3g}, "
-                   f"beta = {beta:.3g}", "y = r on arrival, r + gamma V(o') with V from eq. 3 otherwise.",
-                   game.GOAL_REWARD if arrived else game.STEP_REWARD, arrived,
-                   rng.normal(scale=[1.0, 50.0][int(rng.integers(2))], size=5), prior, alpha, beta,
-                   float(rng.choice([0.9, 0.99])))
+        yield case(
+            f"random case {k + 1}: {'arrival' if arrived else 'an ordinary step'}, alpha = {alpha:.3g}, "
+            f"beta = {beta:.3g}",
+            "y = r on arrival, r + gamma V(o') with V from eq. 3 otherwise.",
+            game.GOAL_REWARD if arrived else game.STEP_REWARD,
+            arrived,
+            rng.normal(scale=[1.0, 50.0][int(rng.integers(2))], size=5),
+            prior,
+            alpha,
+            beta,
+            float(rng.choice([0.9, 0.99])),
+        )
 
 
 def check_soft_q_target(fn) -> bool:
@@ -830,8 +1155,13 @@ def check_soft_q_target(fn) -> bool:
     :func:`mdlib.learners.episodes.update` in soft mode, with step size 1.
     """
     _require_function("check_soft_q_target", fn)
-    return _run("check_soft_q_target", "soft_q_target", fn, _soft_target_cases(),
-                "Your target is the E-step's: r + gamma V(o') by eq. 3, and r alone on arrival.")
+    return _run(
+        "check_soft_q_target",
+        "soft_q_target",
+        fn,
+        _soft_target_cases(),
+        "Your target is the E-step's: r + gamma V(o') by eq. 3, and r alone on arrival.",
+    )
 
 
 # Chapter 4 and the exact alternation: occupancies and the M-step ---------------------------------
@@ -867,37 +1197,81 @@ def _occupancy_cases() -> Iterator[Case]:
     def on_map(about, hint, task, agent, policy, gamma, max_steps, policy_shown):
         mdp = lone_mdp(task, agent)
         expected = lone_occupancy(task, agent, policy, gamma, max_steps)[0]
-        shown = {"transitions": f"lone_mdp({task!r}, {agent}).transitions, shape {mdp.transitions.shape}",
-                 "policy": policy_shown, "start": f"{mdp.start} (lone_mdp({task!r}, {agent}).start)"}
+        shown = {
+            "transitions": f"lone_mdp({task!r}, {agent}).transitions, shape {mdp.transitions.shape}",
+            "policy": policy_shown,
+            "start": f"{mdp.start} (lone_mdp({task!r}, {agent}).start)",
+        }
         return case(about, hint, mdp.transitions, policy, mdp.start, gamma, max_steps, expected, shown)
 
     chain = np.zeros((2, 2, 2))
     chain[0, 0, 1] = 1.0  # state 0, action 0: to state 1
     chain[0, 1, 0] = 1.0  # state 0, action 1: stay
     chain[1, 1, 1] = 1.0  # state 1, action 0 arrives (its row is all zeros); action 1 stays
-    yield case("a two-state chain: state 0 moves on to state 1, which arrives on the next step",
-               "Count gamma^t P(s_t = s, a_t = a) from t = 0 (gamma^0 = 1 at the start). A transition row that "
-               "sums to less than 1 ends the episode with the missing probability: nothing is counted after "
-               "arrival.", chain, [[1.0, 0.0], [1.0, 0.0]], 0, 0.9, 10)
-    yield case("max_steps = 1: only the first step counts", "max_steps steps are counted, t = 0 .. max_steps - 1.",
-               chain, [[1.0, 0.0], [1.0, 0.0]], 0, 0.9, 1)
-    yield case("the same chain with a policy that hesitates",
-               "Weight each state's probability by the policy: d(s, a) = sum_t gamma^t P(s_t = s) pi(a|s).",
-               chain, [[0.5, 0.5], [0.25, 0.75]], 0, 0.9, 10)
+    yield case(
+        "a two-state chain: state 0 moves on to state 1, which arrives on the next step",
+        "Count gamma^t P(s_t = s, a_t = a) from t = 0 (gamma^0 = 1 at the start). A transition row that "
+        "sums to less than 1 ends the episode with the missing probability: nothing is counted after "
+        "arrival.",
+        chain,
+        [[1.0, 0.0], [1.0, 0.0]],
+        0,
+        0.9,
+        10,
+    )
+    yield case(
+        "max_steps = 1: only the first step counts",
+        "max_steps steps are counted, t = 0 .. max_steps - 1.",
+        chain,
+        [[1.0, 0.0], [1.0, 0.0]],
+        0,
+        0.9,
+        1,
+    )
+    yield case(
+        "the same chain with a policy that hesitates",
+        "Weight each state's probability by the policy: d(s, a) = sum_t gamma^t P(s_t = s) pi(a|s).",
+        chain,
+        [[0.5, 0.5], [0.25, 0.75]],
+        0,
+        0.9,
+        10,
+    )
     stay = np.zeros((load_task("task1").n_cells, game.N_ACTIONS))
     stay[:, 0] = 1.0
-    yield on_map("an agent that always stays on its start and never arrives (task 1, agent 1, 200 steps)",
-                 "It sits on its start for all 200 steps: d(start, stay) = sum_{t=0}^{199} gamma^t = "
-                 "(1 - gamma^200) / (1 - gamma). Count exactly max_steps steps, from gamma^0.",
-                 "task1", 0, stay, 0.99, 200, "always 'stay' (column 0 is 1)")
-    yield on_map("a uniform random walk alone on task 1 (agent 2, 200 steps)",
-                 "Propagate the state distribution: mu_{t+1}(s') = sum_{s,a} mu_t(s) pi(a|s) P(s'|s, a).",
-                 "task1", 1, np.full(stay.shape, 0.2), 0.99, 200, "uniform (0.2 everywhere)")
+    yield on_map(
+        "an agent that always stays on its start and never arrives (task 1, agent 1, 200 steps)",
+        "It sits on its start for all 200 steps: d(start, stay) = sum_{t=0}^{199} gamma^t = "
+        "(1 - gamma^200) / (1 - gamma). Count exactly max_steps steps, from gamma^0.",
+        "task1",
+        0,
+        stay,
+        0.99,
+        200,
+        "always 'stay' (column 0 is 1)",
+    )
+    yield on_map(
+        "a uniform random walk alone on task 1 (agent 2, 200 steps)",
+        "Propagate the state distribution: mu_{t+1}(s') = sum_{s,a} mu_t(s) pi(a|s) P(s'|s, a).",
+        "task1",
+        1,
+        np.full(stay.shape, 0.2),
+        0.99,
+        200,
+        "uniform (0.2 everywhere)",
+    )
     soft = lone_soft_optimum("task4", 0, 0.7, 5.0, 0.99).policy
-    yield on_map("the exact Distral policy alone on task 4 (agent 1, alpha 0.7, beta 5): it arrives",
-                 "After arriving, the agent's probability leaves the distribution (its transition row is 0): "
-                 "nothing is counted after arrival.", "task4", 0, soft, 0.99, 200,
-                 "lone_soft_optimum('task4', 0, 0.7, 5.0).policy")
+    yield on_map(
+        "the exact Distral policy alone on task 4 (agent 1, alpha 0.7, beta 5): it arrives",
+        "After arriving, the agent's probability leaves the distribution (its transition row is 0): "
+        "nothing is counted after arrival.",
+        "task4",
+        0,
+        soft,
+        0.99,
+        200,
+        "lone_soft_optimum('task4', 0, 0.7, 5.0).policy",
+    )
 
     rng = _rng("check_discounted_occupancy")
     for k in range(30):
@@ -906,11 +1280,16 @@ def _occupancy_cases() -> Iterator[Case]:
         transitions *= np.where(rng.random((n_states, n_actions, 1)) < 0.2, rng.random((n_states, n_actions, 1)), 1.0)
         policy = rng.dirichlet(np.ones(n_actions), size=n_states)
         gamma, max_steps = float(rng.uniform(0.5, 0.999)), int(rng.integers(1, 60))
-        yield case(f"random case {k + 1}: {n_states} states, {n_actions} actions, gamma = {gamma:.3g}, "
-                   f"{max_steps} steps",
-                   "d(s, a) = sum_{t < max_steps} gamma^t mu_t(s) pi(a|s), mu_0 one-hot on start, "
-                   "mu_{t+1}(s') = sum_{s,a} mu_t(s) pi(a|s) transitions[s, a, s'].",
-                   transitions, policy, int(rng.integers(n_states)), gamma, max_steps)
+        yield case(
+            f"random case {k + 1}: {n_states} states, {n_actions} actions, gamma = {gamma:.3g}, {max_steps} steps",
+            "d(s, a) = sum_{t < max_steps} gamma^t mu_t(s) pi(a|s), mu_0 one-hot on start, "
+            "mu_{t+1}(s') = sum_{s,a} mu_t(s) pi(a|s) transitions[s, a, s'].",
+            transitions,
+            policy,
+            int(rng.integers(n_states)),
+            gamma,
+            max_steps,
+        )
 
 
 def check_discounted_occupancy(fn) -> bool:
@@ -930,8 +1309,13 @@ def check_discounted_occupancy(fn) -> bool:
     propagation of the state distribution on small random problems.
     """
     _require_function("check_discounted_occupancy", fn)
-    return _run("check_discounted_occupancy", "discounted_occupancy", fn, _occupancy_cases(),
-                "Your occupancy is the exact discounted count of the M-step.")
+    return _run(
+        "check_discounted_occupancy",
+        "discounted_occupancy",
+        fn,
+        _occupancy_cases(),
+        "Your occupancy is the exact discounted count of the M-step.",
+    )
 
 
 def _m_step_cases() -> Iterator[Case]:
@@ -943,49 +1327,107 @@ def _m_step_cases() -> Iterator[Case]:
     def solved(about, hint, task_names, alpha, beta, version, max_steps=200, gamma=0.99):
         solution = solve_distral(task_names, alpha, beta, gamma, iterations=1, version=version, max_steps=max_steps)
         tasks = tuple(load_task(name) for name in task_names)
-        shown = {"policies": f"the exact E-step policies, solve_distral({task_names!r}, alpha={alpha}, beta={beta}, "
-                             f"iterations=1, version={version!r}).policies, shape {solution.policies.shape}"}
-        return Case(about, names, (tasks, solution.policies.copy(), float(gamma), int(max_steps), version),
-                    solution.pi0, hint, _distribution(1e-8, 1e-10), shown)
+        shown = {
+            "policies": f"the exact E-step policies, solve_distral({task_names!r}, alpha={alpha}, beta={beta}, "
+            f"iterations=1, version={version!r}).policies, shape {solution.policies.shape}"
+        }
+        return Case(
+            about,
+            names,
+            (tasks, solution.policies.copy(), float(gamma), int(max_steps), version),
+            solution.pi0,
+            hint,
+            _distribution(1e-8, 1e-10),
+            shown,
+        )
 
     def given(about, hint, task_names, policies, version, max_steps, gamma, policies_shown):
         tasks = tuple(load_task(name) for name in task_names)
-        counts = np.array([[lone_occupancy(task, j, policies[i, j], gamma, max_steps)[0] for j in (0, 1)]
-                           for i, task in enumerate(tasks)])
+        counts = np.array(
+            [
+                [lone_occupancy(task, j, policies[i, j], gamma, max_steps)[0] for j in (0, 1)]
+                for i, task in enumerate(tasks)
+            ]
+        )
         expected = distill(counts.sum(axis=0), version)
-        return Case(about, names, (tasks, policies, float(gamma), int(max_steps), version), expected, hint,
-                    _distribution(1e-8, 1e-10), {"policies": policies_shown})
+        return Case(
+            about,
+            names,
+            (tasks, policies, float(gamma), int(max_steps), version),
+            expected,
+            hint,
+            _distribution(1e-8, 1e-10),
+            {"policies": policies_shown},
+        )
 
     n_cells = load_task("task1").n_cells
     down = np.zeros((1, 2, n_cells, game.N_ACTIONS))
     down[..., 1] = 1.0
-    yield given("one task, both agents always step down, 3 steps, V1",
-                "For each task i and agent j: the occupancy of policies[i, j] in lone_mdp(tasks[i], j) from its "
-                "start; then eq. 6 per agent. Cells never visited get the uniform policy.",
-                ("task1",), down, "v1", 3, 0.99, "always 'down' (column 1 is 1), shape (1, 2, 23, 5)")
-    yield solved("the first M-step of the exact alternation on task 1, V1 (alpha 0.7, beta 5)",
-                 "Occupancy over the full 200 steps with gamma^t, then eq. 6: agent j's pi0 from agent j's counts.",
-                 ("task1",), 0.7, 5.0, "v1")
-    yield solved("the same, V2: one pooled pi0 stored for both agents",
-                 "V2 pools both agents' occupancies (eq. 8) and returns that one table twice, pi0[0] == pi0[1], "
-                 "as solve_distral does.", ("task1",), 0.7, 5.0, "v2")
-    yield solved("two tasks with different goals, V1 (alpha 0.8, beta 5): sum the occupancies over the tasks",
-                 "Eq. 6 adds each agent's occupancies of all tasks before normalising.",
-                 ("task1", "task2"), 0.8, 5.0, "v1")
-    yield solved("the five maps at the report's setting (alpha 0.7, beta 0.5), V2",
-                 "Sum over tasks and both agents, normalise each cell's row, uniform where never visited.",
-                 ("task1", "task2", "task3", "task4", "task5"), 0.7, 0.5, "v2")
+    yield given(
+        "one task, both agents always step down, 3 steps, V1",
+        "For each task i and agent j: the occupancy of policies[i, j] in lone_mdp(tasks[i], j) from its "
+        "start; then eq. 6 per agent. Cells never visited get the uniform policy.",
+        ("task1",),
+        down,
+        "v1",
+        3,
+        0.99,
+        "always 'down' (column 1 is 1), shape (1, 2, 23, 5)",
+    )
+    yield solved(
+        "the first M-step of the exact alternation on task 1, V1 (alpha 0.7, beta 5)",
+        "Occupancy over the full 200 steps with gamma^t, then eq. 6: agent j's pi0 from agent j's counts.",
+        ("task1",),
+        0.7,
+        5.0,
+        "v1",
+    )
+    yield solved(
+        "the same, V2: one pooled pi0 stored for both agents",
+        "V2 pools both agents' occupancies (eq. 8) and returns that one table twice, pi0[0] == pi0[1], "
+        "as solve_distral does.",
+        ("task1",),
+        0.7,
+        5.0,
+        "v2",
+    )
+    yield solved(
+        "two tasks with different goals, V1 (alpha 0.8, beta 5): sum the occupancies over the tasks",
+        "Eq. 6 adds each agent's occupancies of all tasks before normalising.",
+        ("task1", "task2"),
+        0.8,
+        5.0,
+        "v1",
+    )
+    yield solved(
+        "the five maps at the report's setting (alpha 0.7, beta 0.5), V2",
+        "Sum over tasks and both agents, normalise each cell's row, uniform where never visited.",
+        ("task1", "task2", "task3", "task4", "task5"),
+        0.7,
+        0.5,
+        "v2",
+    )
     rng = _rng("check_exact_m_step")
     for k in range(4):
-        chosen = tuple(str(t) for t in rng.choice(["task1", "task2", "task3", "task4", "task5"],
-                                                  size=int(rng.integers(1, 4)), replace=False))
+        chosen = tuple(
+            str(t)
+            for t in rng.choice(
+                ["task1", "task2", "task3", "task4", "task5"], size=int(rng.integers(1, 4)), replace=False
+            )
+        )
         policies = rng.dirichlet(np.ones(game.N_ACTIONS), size=(len(chosen), 2, n_cells))
         version = ("v1", "v2")[k % 2]
         steps = int(rng.integers(5, 200))
-        yield given(f"random case {k + 1}: random policies on {', '.join(chosen)}, {version}, {steps} steps",
-                    "Occupancy of each (task, agent) alone, summed over tasks; V1 per agent, V2 pooled and stored "
-                    "twice.", chosen, policies, version, steps, 0.99,
-                    f"random distributions, shape {policies.shape}")
+        yield given(
+            f"random case {k + 1}: random policies on {', '.join(chosen)}, {version}, {steps} steps",
+            "Occupancy of each (task, agent) alone, summed over tasks; V1 per agent, V2 pooled and stored twice.",
+            chosen,
+            policies,
+            version,
+            steps,
+            0.99,
+            f"random distributions, shape {policies.shape}",
+        )
 
 
 def check_exact_m_step(fn) -> bool:
@@ -1007,8 +1449,9 @@ def check_exact_m_step(fn) -> bool:
     policies).
     """
     _require_function("check_exact_m_step", fn)
-    return _run("check_exact_m_step", "exact_m_step", fn, _m_step_cases(),
-                "Your M-step is the exact alternation's, V1 and V2.")
+    return _run(
+        "check_exact_m_step", "exact_m_step", fn, _m_step_cases(), "Your M-step is the exact alternation's, V1 and V2."
+    )
 
 
 # Chapters 5, 6 and the transfer chapter: comparing two variants seed by seed --------------------
@@ -1038,17 +1481,21 @@ def _paired_mistakes(a, b) -> dict[str, np.ndarray]:
     dof = se**4 / (var_a**2 / (n - 1) + var_b**2 / (n - 1)) if se > 0 else 1.0
     welch = stats.t.ppf(0.975, dof) * se
     return {
-        "the normal interval (1.96 instead of Student's t with n - 1 degrees of freedom)":
-            np.array([mean, mean - 1.96 * s / np.sqrt(n), mean + 1.96 * s / np.sqrt(n)]),
-        "the interval with the standard deviation divided by n (ddof=0) instead of n - 1 (ddof=1)":
-            np.array([mean, mean - t * d.std() / np.sqrt(n), mean + t * d.std() / np.sqrt(n)]),
-        "an unpaired (Welch) interval of the two means: pair the seeds instead":
-            np.array([mean, mean - welch, mean + welch]),
-        "a 90% interval (t.ppf(0.95)) instead of 95% (t.ppf(0.975))":
-            np.array([mean, mean - stats.t.ppf(0.95, n - 1) * s / np.sqrt(n),
-                      mean + stats.t.ppf(0.95, n - 1) * s / np.sqrt(n)]),
-        "the interval of b - a: the differences are a - b": -np.array([mean, mean + t * s / np.sqrt(n),
-                                                                        mean - t * s / np.sqrt(n)]),
+        "the normal interval (1.96 instead of Student's t with n - 1 degrees of freedom)": np.array(
+            [mean, mean - 1.96 * s / np.sqrt(n), mean + 1.96 * s / np.sqrt(n)]
+        ),
+        "the interval with the standard deviation divided by n (ddof=0) instead of n - 1 (ddof=1)": np.array(
+            [mean, mean - t * d.std() / np.sqrt(n), mean + t * d.std() / np.sqrt(n)]
+        ),
+        "an unpaired (Welch) interval of the two means: pair the seeds instead": np.array(
+            [mean, mean - welch, mean + welch]
+        ),
+        "a 90% interval (t.ppf(0.95)) instead of 95% (t.ppf(0.975))": np.array(
+            [mean, mean - stats.t.ppf(0.95, n - 1) * s / np.sqrt(n), mean + stats.t.ppf(0.95, n - 1) * s / np.sqrt(n)]
+        ),
+        "the interval of b - a: the differences are a - b": -np.array(
+            [mean, mean + t * s / np.sqrt(n), mean - t * s / np.sqrt(n)]
+        ),
     }
 
 
@@ -1072,39 +1519,71 @@ def _paired_cases() -> Iterator[Case]:
     names = ("a", "b")
 
     def case(about, hint, a, b, expected=None):
-        return Case(about, names, (a, b), _paired_oracle(a, b) if expected is None else expected, hint,
-                    _paired_compare(a, b))
+        return Case(
+            about, names, (a, b), _paired_oracle(a, b) if expected is None else expected, hint, _paired_compare(a, b)
+        )
 
     rng = _rng("check_paired_interval")
     base = rng.normal(60.0, 8.0, size=5)
-    yield case("five seeds: Student's t, not the normal 1.96",
-               "The 95% interval is mean +- t * s / sqrt(n), with t = scipy.stats.t.ppf(0.975, n - 1) (2.78 for 5 "
-               "seeds), s the standard deviation of the differences with ddof=1.",
-               base + rng.normal(1.0, 1.0, size=5), base)
+    yield case(
+        "five seeds: Student's t, not the normal 1.96",
+        "The 95% interval is mean +- t * s / sqrt(n), with t = scipy.stats.t.ppf(0.975, n - 1) (2.78 for 5 "
+        "seeds), s the standard deviation of the differences with ddof=1.",
+        base + rng.normal(1.0, 1.0, size=5),
+        base,
+    )
     shared = rng.normal(50.0, 10.0, size=8)
-    yield case("eight seeds whose runs share most of their noise: pair them",
-               "Pair the seeds: take the differences a[k] - b[k] seed by seed, then the interval of their mean. "
-               "Two separate means (an unpaired or Welch interval) keep the noise the seeds share.",
-               shared + 0.5 + rng.normal(0.0, 0.3, size=8), shared)
-    yield case("two seeds, the fewest that give an interval", "With n = 2 there is 1 degree of freedom: t = 12.71.",
-               [61.0, 58.5], [60.0, 59.0])
-    yield case("every seed gives the same difference (V1 and V2 before the first distillation)",
-               "When all differences are equal the spread is 0 and the interval is the point (mean, mean, mean). "
-               "scipy.stats.t.interval returns nan for a scale of 0: handle that case.",
-               [71.0, 65.5, 80.25, 70.0], [70.0, 64.5, 79.25, 69.0])
-    yield case("plain lists of numbers", "Accept any sequence of numbers: convert with np.asarray(a, float).",
-               [1.0, 2.0, 4.0, 3.5, 2.5, 3.0], [0.5, 2.5, 3.0, 3.0, 1.0, 2.0])
-    yield case("seeds that do not match: 4 numbers against 5", "a and b hold one number per seed, for the same "
-               "seeds in the same order: raise ValueError when their lengths differ.",
-               [1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0, 5.0], Raises(ValueError))
-    yield case("one seed: no interval", "An interval needs at least two seeds: raise ValueError for fewer.",
-               [3.0], [2.0], Raises(ValueError))
+    yield case(
+        "eight seeds whose runs share most of their noise: pair them",
+        "Pair the seeds: take the differences a[k] - b[k] seed by seed, then the interval of their mean. "
+        "Two separate means (an unpaired or Welch interval) keep the noise the seeds share.",
+        shared + 0.5 + rng.normal(0.0, 0.3, size=8),
+        shared,
+    )
+    yield case(
+        "two seeds, the fewest that give an interval",
+        "With n = 2 there is 1 degree of freedom: t = 12.71.",
+        [61.0, 58.5],
+        [60.0, 59.0],
+    )
+    yield case(
+        "every seed gives the same difference (V1 and V2 before the first distillation)",
+        "When all differences are equal the spread is 0 and the interval is the point (mean, mean, mean). "
+        "scipy.stats.t.interval returns nan for a scale of 0: handle that case.",
+        [71.0, 65.5, 80.25, 70.0],
+        [70.0, 64.5, 79.25, 69.0],
+    )
+    yield case(
+        "plain lists of numbers",
+        "Accept any sequence of numbers: convert with np.asarray(a, float).",
+        [1.0, 2.0, 4.0, 3.5, 2.5, 3.0],
+        [0.5, 2.5, 3.0, 3.0, 1.0, 2.0],
+    )
+    yield case(
+        "seeds that do not match: 4 numbers against 5",
+        "a and b hold one number per seed, for the same "
+        "seeds in the same order: raise ValueError when their lengths differ.",
+        [1.0, 2.0, 3.0, 4.0],
+        [1.0, 2.0, 3.0, 4.0, 5.0],
+        Raises(ValueError),
+    )
+    yield case(
+        "one seed: no interval",
+        "An interval needs at least two seeds: raise ValueError for fewer.",
+        [3.0],
+        [2.0],
+        Raises(ValueError),
+    )
     for k in range(30):
         n = int(rng.integers(2, 31))
         b = rng.normal(50.0, 15.0, size=n)
-        yield case(f"random case {k + 1}: {n} seeds",
-                   "(mean, mean - t s / sqrt(n), mean + t s / sqrt(n)) of d = a - b, t = t.ppf(0.975, n - 1), "
-                   "s = d.std(ddof=1).", b + rng.normal(rng.normal(0, 3), rng.uniform(0.5, 10), size=n), b)
+        yield case(
+            f"random case {k + 1}: {n} seeds",
+            "(mean, mean - t s / sqrt(n), mean + t s / sqrt(n)) of d = a - b, t = t.ppf(0.975, n - 1), "
+            "s = d.std(ddof=1).",
+            b + rng.normal(rng.normal(0, 3), rng.uniform(0.5, 10), size=n),
+            b,
+        )
 
 
 def check_paired_interval(fn) -> bool:
@@ -1122,8 +1601,13 @@ def check_paired_interval(fn) -> bool:
     The oracle is :func:`scipy.stats.t.interval`.
     """
     _require_function("check_paired_interval", fn)
-    return _run("check_paired_interval", "paired_interval", fn, _paired_cases(),
-                "Your interval is the seed-paired Student-t 95% interval.")
+    return _run(
+        "check_paired_interval",
+        "paired_interval",
+        fn,
+        _paired_cases(),
+        "Your interval is the seed-paired Student-t 95% interval.",
+    )
 
 
 #: Every check, by the name of the function the reader writes.
@@ -1140,4 +1624,3 @@ CHECKS = {
     "paired_interval": check_paired_interval,
     "exact_m_step": check_exact_m_step,
 }
-

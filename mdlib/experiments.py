@@ -171,16 +171,23 @@ def _map(function, jobs: list, workers: int | None, progress: bool, description:
     return results
 
 
-def run_seeds(method, tasks="original", seeds=10, workers: int | None = None,
-              progress: bool = True, description: str | None = None) -> SeedRuns:
+def run_seeds(
+    method,
+    tasks="original",
+    seeds=10,
+    workers: int | None = None,
+    progress: bool = True,
+    description: str | None = None,
+) -> SeedRuns:
     """Run ``method`` once per seed (``seeds`` is a count, meaning 0..N-1, or a list of seeds),
     over ``workers`` processes (default: all cores). Each run is repeatable bit for bit."""
     (runs,) = run_many([method], tasks, seeds, workers, progress, description or method.method)
     return runs
 
 
-def run_many(methods, tasks="original", seeds=10, workers: int | None = None, progress: bool = True,
-             description: str = "runs") -> list[SeedRuns]:
+def run_many(
+    methods, tasks="original", seeds=10, workers: int | None = None, progress: bool = True, description: str = "runs"
+) -> list[SeedRuns]:
     """Several methods (for example a grid of α, β settings), every one over the same seeds, in
     one pool of worker processes; returns one :class:`SeedRuns` per method, in order."""
     seeds = _seed_list(seeds)
@@ -192,11 +199,17 @@ def run_many(methods, tasks="original", seeds=10, workers: int | None = None, pr
     jobs = [(method, tasks, seed) for method in methods for seed in seeds]
     results: list[RunResult] = _map(_run_one, jobs, workers, progress, description)
     n = len(seeds)
-    return [SeedRuns.stack(results[i * n:(i + 1) * n]) for i in range(len(methods))]
+    return [SeedRuns.stack(results[i * n : (i + 1) * n]) for i in range(len(methods))]
 
 
-def learned_trajectories(method, tasks="original", seeds=10, workers: int | None = None,
-                         progress: bool = True, description: str | None = None) -> list[list[Trajectory]]:
+def learned_trajectories(
+    method,
+    tasks="original",
+    seeds=10,
+    workers: int | None = None,
+    progress: bool = True,
+    description: str | None = None,
+) -> list[list[Trajectory]]:
     """Run ``method`` once per seed keeping its tables (the very runs :func:`run_seeds` makes),
     then play one episode of the learned policies on every task, learning nothing:
     ``trajectories[seed_index][task_index]``. Greedy Q-learning policies break ties at random and
@@ -248,26 +261,37 @@ class EqualGames:
         for runs in (self.q_learning, self.multidistral):
             final = runs.final()
             for i, agent in enumerate(AGENTS):
-                rows.append({
-                    "method": runs.method,
-                    "agent": agent,
-                    "games_per_task": self.games_per_task,
-                    "mean": float(final.mean[0, i]),
-                    "ci95_low": float(final.low[0, i]),
-                    "ci95_high": float(final.high[0, i]),
-                })
+                rows.append(
+                    {
+                        "method": runs.method,
+                        "agent": agent,
+                        "games_per_task": self.games_per_task,
+                        "mean": float(final.mean[0, i]),
+                        "ci95_low": float(final.low[0, i]),
+                        "ci95_high": float(final.high[0, i]),
+                    }
+                )
         return rows
 
 
-def compare_equal_games(multidistral: MultiDistral | None = None, q_learning: QLearning | None = None,
-                        tasks="original", seeds=10, workers: int | None = None,
-                        progress: bool = True) -> EqualGames:
+def compare_equal_games(
+    multidistral: MultiDistral | None = None,
+    q_learning: QLearning | None = None,
+    tasks="original",
+    seeds=10,
+    workers: int | None = None,
+    progress: bool = True,
+) -> EqualGames:
     """Run MultiDistral, then Q-learning for exactly as many games per task (E- and M-step games
     both count), evaluated at the same points; compare the learned policies' returns."""
     multidistral = multidistral or MultiDistral()
     games = multidistral.iterations * multidistral.games_per_iteration
-    q_learning = replace(q_learning or QLearning(), episodes=games,
-                         eval_every=multidistral.games_per_iteration, protocol=multidistral.protocol)
+    q_learning = replace(
+        q_learning or QLearning(),
+        episodes=games,
+        eval_every=multidistral.games_per_iteration,
+        protocol=multidistral.protocol,
+    )
     md = run_seeds(multidistral, tasks, seeds, workers, progress)
     ql = run_seeds(q_learning, tasks, seeds, workers, progress)
     return EqualGames(games_per_task=games, multidistral=md, q_learning=ql)
@@ -337,8 +361,9 @@ def _per_seed_curve(runs: SeedRuns, curve: str, window: int) -> tuple[np.ndarray
     return np.asarray(x), per_seed
 
 
-def difference(a: SeedRuns, b: SeedRuns, curve: str = "evaluation", window_a: int = 1,
-               window_b: int = 1, paired: bool = False) -> Summary:
+def difference(
+    a: SeedRuns, b: SeedRuns, curve: str = "evaluation", window_a: int = 1, window_b: int = 1, paired: bool = False
+) -> Summary:
     """Mean of ``a`` minus mean of ``b``, per point and agent, with a Welch 95% interval.
 
     ``curve`` is ``"evaluation"`` (learned policies played without learning) or ``"training"``
@@ -356,8 +381,10 @@ def difference(a: SeedRuns, b: SeedRuns, curve: str = "evaluation", window_a: in
     """
     x_a, per_a = _per_seed_curve(a, curve, window_a)
     x_b, per_b = _per_seed_curve(b, curve, window_b)
-    require(x_a.shape == x_b.shape and np.array_equal(x_a, x_b),
-            f"the two curves have different points: {x_a.tolist()} and {x_b.tolist()}")
+    require(
+        x_a.shape == x_b.shape and np.array_equal(x_a, x_b),
+        f"the two curves have different points: {x_a.tolist()} and {x_b.tolist()}",
+    )
     if paired:
         common = [seed for seed in a.seeds if seed in set(b.seeds)]
         require(len(common) > 1, f"a paired interval needs at least two common seeds, got {common}")

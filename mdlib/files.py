@@ -130,8 +130,9 @@ class StagedFolder:
                     for folder in created:
                         if folder.exists() and not any(folder.iterdir()):
                             folder.rmdir()
-                    raise OutputError(f"could not write into {self.what} {self.out}: "
-                                      f"{failure.strerror or failure}") from None
+                    raise OutputError(
+                        f"could not write into {self.what} {self.out}: {failure.strerror or failure}"
+                    ) from None
             elif isinstance(error, OSError):
                 reason = "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
                 raise OutputError(f"could not write into {self.what} {self.out}: {reason}") from None

@@ -84,9 +84,7 @@ def game_arrays(task: Task) -> GameArrays:
 
 def contention_code(contention: str) -> int:
     if contention not in CONTENTION_RULES:
-        raise ValueError(
-            f"unknown contention rule {contention!r}: expected one of {', '.join(CONTENTION_RULES)}"
-        )
+        raise ValueError(f"unknown contention rule {contention!r}: expected one of {', '.join(CONTENTION_RULES)}")
     return CONTENTION_RULES.index(contention)
 
 
@@ -118,9 +116,14 @@ def transition(walls, goals, contention, row_1, col_1, row_2, col_2, done_1, don
     arrived_1 = not done_1 and to_row_1 == goals[0, 0] and to_col_1 == goals[0, 1]
     arrived_2 = not done_2 and to_row_2 == goals[1, 0] and to_col_2 == goals[1, 1]
     return (
-        to_row_1, to_col_1, to_row_2, to_col_2,
-        done_1 or arrived_1, done_2 or arrived_2,
-        _reward(done_1, arrived_1), _reward(done_2, arrived_2),
+        to_row_1,
+        to_col_1,
+        to_row_2,
+        to_col_2,
+        done_1 or arrived_1,
+        done_2 or arrived_2,
+        _reward(done_1, arrived_1),
+        _reward(done_2, arrived_2),
     )
 
 
@@ -146,8 +149,9 @@ def _target(walls, row, col, done, action):
 
 def step(walls, goals, contention: int, pos, done, actions):
     """:func:`transition` on joint-state arrays: returns ``(new_pos, new_done, rewards)``."""
-    out = transition(walls, goals, contention, pos[0, 0], pos[0, 1], pos[1, 0], pos[1, 1],
-                     done[0], done[1], actions[0], actions[1])
+    out = transition(
+        walls, goals, contention, pos[0, 0], pos[0, 1], pos[1, 0], pos[1, 1], done[0], done[1], actions[0], actions[1]
+    )
     new_pos = np.array(out[:4], dtype=np.int64).reshape(2, 2)
     return new_pos, np.array(out[4:6], dtype=np.bool_), np.array(out[6:], dtype=np.float64)
 

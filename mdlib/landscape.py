@@ -101,8 +101,10 @@ def transfer(frame, version: str = "v1", measure: str = "final", **switches) -> 
         for j, beta in enumerate(betas):
             where = dict(version=version, alpha=alpha, beta=beta, **switches)
             on, off = select(frame, distill=True, **where), select(frame, distill=False, **where)
-            require(list(on["seed"]) == list(off["seed"]) and len(on) > 1,
-                    f"the learner and its control need the same seeds at alpha {alpha}, beta {beta}")
+            require(
+                list(on["seed"]) == list(off["seed"]) and len(on) > 1,
+                f"the learner and its control need the same seeds at alpha {alpha}, beta {beta}",
+            )
             mean[i, j], low[i, j], high[i, j] = _interval(on[measure].to_numpy(float) - off[measure].to_numpy(float))
             seeds = len(on)
     return Grid(alphas, betas, mean, low, high, seeds)

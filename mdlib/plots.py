@@ -38,9 +38,12 @@ def draw_task(task: Task | str, ax=None, title: str | None = None, agents: bool 
     for agent, (row, col) in enumerate(task.goals):
         ax.add_patch(
             FancyBboxPatch(
-                (col - 0.43, row - 0.43), 0.86, 0.86,
+                (col - 0.43, row - 0.43),
+                0.86,
+                0.86,
                 boxstyle="round,pad=0,rounding_size=0.14",
-                facecolor=GOAL_COLOURS[agent], edgecolor="none",
+                facecolor=GOAL_COLOURS[agent],
+                edgecolor="none",
             )
         )
         _label(ax, col, row, f"G{agent + 1}", 0.27, "white")
@@ -65,8 +68,13 @@ def draw_tasks(tasks="original", title: str | None = "The five tasks of the repo
     for task, ax in zip(tasks, axes[0]):
         draw_task(task, ax)
     fig.legend(
-        handles=legend_handles(), loc="outside lower center", ncol=6, frameon=False,
-        fontsize=10, handletextpad=0.4, columnspacing=1.4,
+        handles=legend_handles(),
+        loc="outside lower center",
+        ncol=6,
+        frameon=False,
+        fontsize=10,
+        handletextpad=0.4,
+        columnspacing=1.4,
     )
     if title:
         fig.suptitle(title, fontsize=14)
@@ -77,8 +85,17 @@ def legend_handles() -> list[Line2D]:
     """Legend entries for the agents' start markers, the goals, walls and free cells."""
 
     def marker(label, shape, face, edge, size=11, width=1.6):
-        return Line2D([], [], linestyle="none", marker=shape, markersize=size, markerfacecolor=face,
-                      markeredgecolor=edge, markeredgewidth=width, label=label)
+        return Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker=shape,
+            markersize=size,
+            markerfacecolor=face,
+            markeredgecolor=edge,
+            markeredgewidth=width,
+            label=label,
+        )
 
     return [
         marker("agent 1 (start)", "o", AGENT_COLOURS[0], GOAL_COLOURS[0]),
@@ -105,10 +122,7 @@ def _label(ax, x: float, y: float, text: str, height: float, colour: str) -> Non
     box = path.get_extents()
     scale = height / TextPath((0, 0), "0", size=1, prop=_BOLD).get_extents().height
     transform = (
-        Affine2D()
-        .translate(-(box.x0 + box.x1) / 2, -(box.y0 + box.y1) / 2)
-        .scale(scale, -scale)
-        .translate(x, y)
+        Affine2D().translate(-(box.x0 + box.x1) / 2, -(box.y0 + box.y1) / 2).scale(scale, -scale).translate(x, y)
     )
     ax.add_patch(PathPatch(transform.transform_path(path), facecolor=colour, edgecolor="none"))
 
@@ -127,8 +141,7 @@ def plot_curve(ax, summary, agent: int, label: str, linestyle: str = "-", band: 
     colour = GOAL_COLOURS[agent]
     ax.plot(summary.x, summary.mean[:, agent], linestyle, color=colour, linewidth=1.8, label=label)
     if band and summary.n_seeds > 1:
-        ax.fill_between(summary.x, summary.low[:, agent], summary.high[:, agent], color=colour,
-                        alpha=0.18, linewidth=0)
+        ax.fill_between(summary.x, summary.low[:, agent], summary.high[:, agent], color=colour, alpha=0.18, linewidth=0)
 
 
 def plot_optimum(ax, optimum: float, label: str = "exact joint optimum, per agent") -> None:
@@ -146,8 +159,16 @@ def style_return_axes(ax, title: str | None = None, legend: bool = True) -> None
         ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
-def plot_runs(ax, runs, optimum: float | None = None, title: str | None = None, training: bool = True,
-              window: int = 1, name: str = "", legend: bool = True):
+def plot_runs(
+    ax,
+    runs,
+    optimum: float | None = None,
+    title: str | None = None,
+    training: bool = True,
+    window: int = 1,
+    name: str = "",
+    legend: bool = True,
+):
     """Evaluation (solid) and, optionally, training (dashed) curves of both agents, with 95% bands
     across seeds, against the exact optimum (dotted)."""
     prefix = f"{name} " if name else ""
@@ -155,8 +176,7 @@ def plot_runs(ax, runs, optimum: float | None = None, title: str | None = None, 
     for agent in (0, 1):
         plot_curve(ax, evaluation, agent, f"{prefix}{AGENT_LABELS[agent]}, evaluation")
         if training:
-            plot_curve(ax, runs.training(window), agent, f"{prefix}{AGENT_LABELS[agent]}, training", "--",
-                       band=False)
+            plot_curve(ax, runs.training(window), agent, f"{prefix}{AGENT_LABELS[agent]}, training", "--", band=False)
     if optimum is not None:
         plot_optimum(ax, optimum)
     style_return_axes(ax, title, legend)
@@ -166,9 +186,14 @@ def plot_runs(ax, runs, optimum: float | None = None, title: str | None = None, 
 def figure_q_learning(runs, optimum: float | None = None, window: int = 50):
     """The report's figure 3 redrawn: Q-learning's training and evaluation returns per agent."""
     fig, ax = plt.subplots(figsize=(9.5, 4.6), layout="constrained")
-    plot_runs(ax, runs, optimum, window=window,
-              title=f"Independent Q-learning, {len(runs.tasks)} tasks, {len(runs.seeds)} seeds "
-                    f"(training averaged over {window} games)")
+    plot_runs(
+        ax,
+        runs,
+        optimum,
+        window=window,
+        title=f"Independent Q-learning, {len(runs.tasks)} tasks, {len(runs.seeds)} seeds "
+        f"(training averaged over {window} games)",
+    )
     return fig
 
 
@@ -177,8 +202,7 @@ def figure_multidistral(v1, v2, optimum: float | None = None, suptitle: str | No
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.0), layout="constrained", sharey=True)
     for ax, runs, version in zip(axes, (v1, v2), ("V1: one π0 per agent", "V2: one π0 for both")):
         plot_runs(ax, runs, optimum, title=f"MultiDistral {version}", legend=False)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, frameon=False,
-               fontsize=9)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, frameon=False, fontsize=9)
     if suptitle:
         fig.suptitle(suptitle, fontsize=13)
     return fig
@@ -191,16 +215,26 @@ def save_figure(fig, path_stem, formats=("png", "svg"), dpi: int = 150) -> list[
     for fmt in formats:
         path = check_output_file(f"{path_stem}.{fmt}", (f".{fmt}",), "figure")
         metadata = {"Software": None} if fmt == "png" else {"Date": None}
-        write_atomically(path, lambda temporary: fig.savefig(temporary, dpi=dpi, metadata=metadata, format=fmt),
-                         "figure")
+        write_atomically(
+            path, lambda temporary: fig.savefig(temporary, dpi=dpi, metadata=metadata, format=fmt), "figure"
+        )
         paths.append(str(path))
     return paths
 
 
 # Policies on the map ---------------------------------------------------------------------------
 
-def draw_policy(task: Task | str, table: np.ndarray, agent: int = 0, other_cell=None, ax=None,
-                title: str | None = None, order: str = "egocentric", show_other: bool = True):
+
+def draw_policy(
+    task: Task | str,
+    table: np.ndarray,
+    agent: int = 0,
+    other_cell=None,
+    ax=None,
+    title: str | None = None,
+    order: str = "egocentric",
+    show_other: bool = True,
+):
     """A policy table drawn on the map: in every free cell, arrows whose lengths are the
     probabilities of the four moves (and a dot for staying), for ``agent`` standing there while
     the other agent waits at ``other_cell`` (default: its start), both previous actions "stay".
@@ -240,13 +274,26 @@ ARROW_REACH, STAY_RADIUS = 0.48, 0.3
 
 def _policy_glyph(ax, x, y, probs, colour) -> None:
     if probs[0] > 0.005:
-        ax.add_patch(Circle((x, y), STAY_RADIUS * np.sqrt(probs[0]), facecolor=colour, alpha=0.45,
-                            edgecolor=colour, linewidth=0.6))
+        ax.add_patch(
+            Circle(
+                (x, y), STAY_RADIUS * np.sqrt(probs[0]), facecolor=colour, alpha=0.45, edgecolor=colour, linewidth=0.6
+            )
+        )
     for action, (d_row, d_col) in enumerate(((1, 0), (-1, 0), (0, -1), (0, 1)), start=1):
         length = ARROW_REACH * probs[action]
         if length > 0.03:
-            ax.arrow(x, y, d_col * length, d_row * length, width=0.045, head_width=0.15,
-                     head_length=min(0.13, 0.45 * length), length_includes_head=True, color=colour, linewidth=0)
+            ax.arrow(
+                x,
+                y,
+                d_col * length,
+                d_row * length,
+                width=0.045,
+                head_width=0.15,
+                head_length=min(0.13, 0.45 * length),
+                length_includes_head=True,
+                color=colour,
+                linewidth=0,
+            )
 
 
 def policy_legend(ax, colour) -> None:
@@ -265,44 +312,90 @@ def policy_legend(ax, colour) -> None:
                 from matplotlib.patches import FancyArrow
 
                 length = ARROW_REACH * self.p * scale * 2.2
-                art = FancyArrow(x0, y0 + height / 2, length, 0, width=0.1 * scale, head_width=0.34 * scale,
-                                 head_length=min(0.28 * scale, 0.45 * length), length_includes_head=True,
-                                 color=colour)
+                art = FancyArrow(
+                    x0,
+                    y0 + height / 2,
+                    length,
+                    0,
+                    width=0.1 * scale,
+                    head_width=0.34 * scale,
+                    head_length=min(0.28 * scale, 0.45 * length),
+                    length_includes_head=True,
+                    color=colour,
+                )
             else:
-                art = Circle((x0 + width / 3, y0 + height / 2), STAY_RADIUS * np.sqrt(self.p) * scale * 1.2,
-                             facecolor=colour, alpha=0.45, edgecolor=colour)
+                art = Circle(
+                    (x0 + width / 3, y0 + height / 2),
+                    STAY_RADIUS * np.sqrt(self.p) * scale * 1.2,
+                    facecolor=colour,
+                    alpha=0.45,
+                    edgecolor=colour,
+                )
             art.set_transform(trans)
             return [art]
 
-    keys = [("arrow", 1.0, "move, probability 1"), ("arrow", 0.25, "move, 0.25"),
-            ("disc", 1.0, "stay, probability 1"), ("disc", 0.25, "stay, 0.25")]
+    keys = [
+        ("arrow", 1.0, "move, probability 1"),
+        ("arrow", 0.25, "move, 0.25"),
+        ("disc", 1.0, "stay, probability 1"),
+        ("disc", 0.25, "stay, 0.25"),
+    ]
     handles = [Rectangle((0, 0), 1, 1, label=label) for _, _, label in keys]
-    ax.legend(handles=handles, handler_map={h: Glyph(kind, p) for h, (kind, p, _) in zip(handles, keys)},
-              loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False, fontsize=8,
-              handlelength=2.6, handleheight=1.2)
+    ax.legend(
+        handles=handles,
+        handler_map={h: Glyph(kind, p) for h, (kind, p, _) in zip(handles, keys)},
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=2,
+        frameon=False,
+        fontsize=8,
+        handlelength=2.6,
+        handleheight=1.2,
+    )
 
 
 # One setting of a grid (for the α-β explorers) ---------------------------------------------------
 
-def figure_setting(runs, optimum: float, title: str, reference=None,
-                   reference_label: str = "Q-learning, same games (evaluation)", ylim=(-15.0, 100.0),
-                   figsize=(8.4, 4.2)):
+
+def figure_setting(
+    runs,
+    optimum: float,
+    title: str,
+    reference=None,
+    reference_label: str = "Q-learning, same games (evaluation)",
+    ylim=(-15.0, 100.0),
+    figsize=(8.4, 4.2),
+):
     """Evaluation curves of both agents (95% bands across seeds) for one setting, against the
     exact optimum and, if given, a ``reference`` :class:`~mdlib.experiments.Summary` drawn in grey
     (its two agents averaged). The axes are fixed by ``ylim`` so that the figures of a grid, shown
     one after the other in an explorer, compare at a glance. Returns the figure."""
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     if reference is not None:
-        ax.plot(reference.x, reference.mean.mean(axis=1), color="#8a8f98", linewidth=1.6, linestyle="-.",
-                label=reference_label)
+        ax.plot(
+            reference.x,
+            reference.mean.mean(axis=1),
+            color="#8a8f98",
+            linewidth=1.6,
+            linestyle="-.",
+            label=reference_label,
+        )
     evaluation = runs.evaluation()
     for agent in (0, 1):
         plot_curve(ax, evaluation, agent, f"{AGENT_LABELS[agent]}, evaluation")
     plot_optimum(ax, optimum)
     final = evaluation.mean[-1]
     seeds = f"{evaluation.n_seeds} seed{'s' if evaluation.n_seeds > 1 else ''}"
-    ax.text(0.99, 0.03, f"at the end: agent 1 {final[0]:.1f}, agent 2 {final[1]:.1f} ({seeds})",
-            transform=ax.transAxes, ha="right", va="bottom", fontsize=9, color=COLOURS["text"])
+    ax.text(
+        0.99,
+        0.03,
+        f"at the end: agent 1 {final[0]:.1f}, agent 2 {final[1]:.1f} ({seeds})",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=9,
+        color=COLOURS["text"],
+    )
     ax.set_ylim(*ylim)
     style_return_axes(ax, title)
     return fig
@@ -345,11 +438,16 @@ def plot_gap(ax, decomposition, title: str | None = None) -> None:
     levels, steps = decomposition.levels, decomposition.steps
     top = levels["hard optimum, one agent alone"]
     order = [("level", "hard optimum\n(one agent alone)", top)]
-    order += [(name, name.replace("the learner: ", "learner: "), steps[name])
-              for name in ("the objective's price", "the other agent")]
+    order += [
+        (name, name.replace("the learner: ", "learner: "), steps[name])
+        for name in ("the objective's price", "the other agent")
+    ]
     order.append(("level", "exact Distral\n(both agents)", levels["exact Distral, both agents"]))
-    learner = [n for n in ("the learner: what remains", "the learner: its budget", "the learner: its initialisation")
-               if n in steps]
+    learner = [
+        n
+        for n in ("the learner: what remains", "the learner: its budget", "the learner: its initialisation")
+        if n in steps
+    ]
     order += [(name, name.replace("the learner: ", "learner: "), steps[name]) for name in learner]
     order.append(("level", "learner as the\nbook runs it", levels["learner: as the book runs it"]))
     height = top.mean
@@ -363,16 +461,35 @@ def plot_gap(ax, decomposition, title: str | None = None) -> None:
         else:
             ax.bar(k, -estimate.mean, bottom=height, color=colour, width=0.7)
             if estimate.n_seeds > 1:
-                ax.errorbar(k, height - estimate.mean, yerr=[[estimate.mean_high - estimate.mean],
-                            [estimate.mean - estimate.mean_low]], color=COLOURS["text"], capsize=3, linewidth=1)
+                ax.errorbar(
+                    k,
+                    height - estimate.mean,
+                    yerr=[[estimate.mean_high - estimate.mean], [estimate.mean - estimate.mean_low]],
+                    color=COLOURS["text"],
+                    capsize=3,
+                    linewidth=1,
+                )
             shown = number(-estimate.mean)  # a cost lowers the bar: "−14.7"; "0.0" has no sign
-            ax.text(k + 0.4, height - estimate.mean / 2, shown.replace("-", "−") if shown.startswith("-")
-                    else ("+" + shown if float(shown) else shown), ha="left", va="center", fontsize=8.5)
+            ax.text(
+                k + 0.4,
+                height - estimate.mean / 2,
+                shown.replace("-", "−") if shown.startswith("-") else ("+" + shown if float(shown) else shown),
+                ha="left",
+                va="center",
+                fontsize=8.5,
+            )
             dots = None
             height -= estimate.mean
         if dots is not None and len(dots) > 1:
-            ax.plot(np.full(len(dots), k) + np.linspace(-0.2, 0.2, len(dots)), dots, "o", color="white",
-                    markeredgecolor=COLOURS["text"], markersize=3.5, linewidth=0)
+            ax.plot(
+                np.full(len(dots), k) + np.linspace(-0.2, 0.2, len(dots)),
+                dots,
+                "o",
+                color="white",
+                markeredgecolor=COLOURS["text"],
+                markersize=3.5,
+                linewidth=0,
+            )
     ax.axhline(float(np.mean(decomposition.hard_joint)), color=COLOURS["text"], linestyle=":", linewidth=1.3)
     ax.set_xticks(range(len(order)), [label for _, label, _ in order], rotation=35, ha="right", fontsize=8.5)
     ax.set_ylabel("discounted return per agent (γ = 0.99)")
@@ -386,15 +503,23 @@ def plot_gap(ax, decomposition, title: str | None = None) -> None:
 def figure_gap(decompositions, titles):
     """Waterfalls of several decompositions side by side (for instance the report's setting and a
     better one), with one legend for the parts and the dotted exact joint optimum."""
-    fig, axes = plt.subplots(1, len(decompositions), figsize=(5.6 * len(decompositions), 5.2),
-                             layout="constrained", sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(decompositions),
+        figsize=(5.6 * len(decompositions), 5.2),
+        layout="constrained",
+        sharey=True,
+        squeeze=False,
+    )
     for ax, decomposition, title in zip(axes[0], decompositions, titles):
         plot_gap(ax, decomposition, title)
-    handles = [Rectangle((0, 0), 1, 1, color=c, label=n.replace("level", "a level: a return")) for n, c in
-               GAP_COLOURS.items()]
+    handles = [
+        Rectangle((0, 0), 1, 1, color=c, label=n.replace("level", "a level: a return")) for n, c in GAP_COLOURS.items()
+    ]
     handles.append(Line2D([], [], color=COLOURS["text"], linestyle=":", label="exact joint optimum, per agent"))
-    handles.append(Line2D([], [], marker="o", linestyle="none", color="white", markeredgecolor=COLOURS["text"],
-                          label="one task"))
+    handles.append(
+        Line2D([], [], marker="o", linestyle="none", color="white", markeredgecolor=COLOURS["text"], label="one task")
+    )
     fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False, fontsize=9)
     return fig
 
@@ -412,8 +537,9 @@ def draw_shared_policy(ax, table, weights, agent: int, title: str, task: Task | 
     goal = tuple(task.goals[agent])
     for cell, (row, col) in enumerate(task.free_cells):
         if mass[agent, cell].sum() == 0 and (int(row), int(col)) != goal:  # an agent is never "at" its goal
-            ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, facecolor="#9aa0a6", alpha=0.6, edgecolor="none",
-                                   hatch="//"))
+            ax.add_patch(
+                Rectangle((col - 0.5, row - 0.5), 1, 1, facecolor="#9aa0a6", alpha=0.6, edgecolor="none", hatch="//")
+            )
     ax.title.set_fontsize(11)
 
 
@@ -424,33 +550,67 @@ def plot_curve_mean(ax, curve, label: str, colour: str = "#4c72b0", linestyle="-
         ax.fill_between(curve.x, curve.low, curve.high, color=colour, alpha=0.18, linewidth=0)
 
 
-def figure_cell(sampled, optimum: float, title: str, exact=None, reference=None,
-                reference_label: str = "Q-learning, same games (greedy)", ylim=(-15.0, 100.0),
-                figsize=(8.4, 4.2), sampled_label: str = "MultiDistral, learned policies sampled from (5)"):
+def figure_cell(
+    sampled,
+    optimum: float,
+    title: str,
+    exact=None,
+    reference=None,
+    reference_label: str = "Q-learning, same games (greedy)",
+    ylim=(-15.0, 100.0),
+    figsize=(8.4, 4.2),
+    sampled_label: str = "MultiDistral, learned policies sampled from (5)",
+):
     """One (α, β) setting as the explorers show it: the sampled learner's curve (agents averaged,
     95% band), the exact alternation's (``exact``: a dict ``{"alone": curve, "both": curve}``),
     a grey ``reference`` curve and the exact joint optimum, on fixed axes so that the figures of a
     grid compare at a glance. Returns the figure."""
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     if reference is not None:
-        ax.plot(reference.x, reference.mean if reference.mean.ndim == 1 else reference.mean.mean(axis=1),
-                color="#8a8f98", linewidth=1.6, linestyle="-.", label=reference_label)
+        ax.plot(
+            reference.x,
+            reference.mean if reference.mean.ndim == 1 else reference.mean.mean(axis=1),
+            color="#8a8f98",
+            linewidth=1.6,
+            linestyle="-.",
+            label=reference_label,
+        )
     for players, curve in (exact or {}).items():
         plot_exact(ax, curve.x, curve.mean, players)
     plot_curve_mean(ax, sampled, sampled_label, colour=GOAL_COLOURS[0])
     plot_optimum(ax, optimum)
     seeds = f"{sampled.n_seeds} seed{'s' if sampled.n_seeds > 1 else ''}"
-    ax.text(0.99, 0.03, f"at the end: {sampled.mean[-1]:.1f} per agent ({seeds})", transform=ax.transAxes,
-            ha="right", va="bottom", fontsize=9, color=COLOURS["text"])
+    ax.text(
+        0.99,
+        0.03,
+        f"at the end: {sampled.mean[-1]:.1f} per agent ({seeds})",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=9,
+        color=COLOURS["text"],
+    )
     ax.set_ylim(*ylim)
     style_return_axes(ax, title)
     ax.set_ylabel("discounted return (γ = 0.99), mean over tasks and agents")
     return fig
 
 
-def plot_heatmap(ax, grid_values, alphas, betas, title: str, vmin=None, vmax=None, cmap="viridis",
-                 digits: int = 0, mark=None, mark_label: str = "the report's setting", hatch=None,
-                 colorbar_label: str = "discounted return per agent (γ = 0.99)"):
+def plot_heatmap(
+    ax,
+    grid_values,
+    alphas,
+    betas,
+    title: str,
+    vmin=None,
+    vmax=None,
+    cmap="viridis",
+    digits: int = 0,
+    mark=None,
+    mark_label: str = "the report's setting",
+    hatch=None,
+    colorbar_label: str = "discounted return per agent (γ = 0.99)",
+):
     """A measure over the (α, β) grid as a heatmap with every value written in its cell; ``mark``
     outlines one (α, β), ``hatch`` (a boolean grid) dots the cells it flags (for instance those
     whose 95% interval excludes 0). β is on a log scale: one column per grid value."""
@@ -463,18 +623,25 @@ def plot_heatmap(ax, grid_values, alphas, betas, title: str, vmin=None, vmax=Non
             continue
         shade = plt.get_cmap(cmap)(norm(value))
         light = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.55
-        ax.text(j, i, f"{value:.{digits}f}", ha="center", va="center", fontsize=7.5,
-                color="black" if light else "white")
+        ax.text(
+            j, i, f"{value:.{digits}f}", ha="center", va="center", fontsize=7.5, color="black" if light else "white"
+        )
         if hatch is not None and hatch[i, j]:
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=0.9))
     if mark is not None:
         i, j = list(alphas).index(mark[0]), list(betas).index(mark[1])
-        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#ff7f0e", linewidth=2.6,
-                               label=mark_label))
+        ax.add_patch(
+            Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#ff7f0e", linewidth=2.6, label=mark_label)
+        )
         ax.legend(loc="upper left", bbox_to_anchor=(0, -0.14), frameon=False, fontsize=8.5)
-    ax.set(xticks=range(len(betas)), xticklabels=[f"{b:g}" for b in betas], yticks=range(len(alphas)),
-           yticklabels=[f"{a:g}" for a in alphas], xlabel="β (Distral: inverse temperature, log scale)",
-           ylabel="α (Distral: weight of π0)")
+    ax.set(
+        xticks=range(len(betas)),
+        xticklabels=[f"{b:g}" for b in betas],
+        yticks=range(len(alphas)),
+        yticklabels=[f"{a:g}" for a in alphas],
+        xlabel="β (Distral: inverse temperature, log scale)",
+        ylabel="α (Distral: weight of π0)",
+    )
     ax.set_title(title, fontsize=11)
     plt.colorbar(image, ax=ax, label=colorbar_label, shrink=0.9)
     return image

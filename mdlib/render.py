@@ -146,8 +146,11 @@ def save_gif(
 
     durations = [round(1000 / fps)] * (len(frames) - 1) + [round(1000 * hold_last)]
     check_output_file(path, (".gif",), "GIF")
-    write_atomically(path, lambda temporary: iio.imwrite(temporary, np.stack(frames), extension=".gif",
-                                                         duration=durations, loop=0), "GIF")
+    write_atomically(
+        path,
+        lambda temporary: iio.imwrite(temporary, np.stack(frames), extension=".gif", duration=durations, loop=0),
+        "GIF",
+    )
     return path
 
 
@@ -156,8 +159,7 @@ def _check_state(task: Task, positions, done) -> tuple[list[tuple[int, int]], np
     done = np.asarray(done, dtype=bool)
     if positions.shape != (2, 2) or done.shape != (2,):
         raise ValueError(
-            f"expected positions of shape (2, 2) and done of shape (2,), "
-            f"got {positions.shape} and {done.shape}"
+            f"expected positions of shape (2, 2) and done of shape (2,), got {positions.shape} and {done.shape}"
         )
     cells = [(int(r), int(c)) for r, c in positions]
     for agent, (row, col) in enumerate(cells):
@@ -174,13 +176,10 @@ def _check_frames(frames) -> list[np.ndarray]:
     for i, frame in enumerate(frames):
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(
-                f"frame {i} must be an (H, W, 3) uint8 image, "
-                f"got shape {frame.shape} and dtype {frame.dtype}"
+                f"frame {i} must be an (H, W, 3) uint8 image, got shape {frame.shape} and dtype {frame.dtype}"
             )
         if frame.shape != first:
-            raise ValueError(
-                f"frame {i} has shape {frame.shape} but frame 0 has {first}: all frames must match"
-            )
+            raise ValueError(f"frame {i} has shape {frame.shape} but frame 0 has {first}: all frames must match")
     return frames
 
 

@@ -41,8 +41,7 @@ class Plan:
     @classmethod
     def quick(cls, **overrides) -> Plan:
         """A small version of every experiment (seconds, for smoke tests): 3 seeds, shorter runs."""
-        plan = cls(QLearning(episodes=400, eval_every=50), MultiDistral(iterations=3, e_games=25, m_games=25),
-                   seeds=3)
+        plan = cls(QLearning(episodes=400, eval_every=50), MultiDistral(iterations=3, e_games=25, m_games=25), seeds=3)
         return replace(plan, **overrides)
 
 
@@ -59,13 +58,16 @@ def reproduce(plan: Plan, out: str | os.PathLike, progress: bool = True) -> dict
     tasks, symmetric = resolve_tasks(plan.tasks), resolve_tasks(plan.symmetric_tasks)
     staging = StagedFolder(out, "--out")  # checks the folder before any run
     runs = {}
-    runs["q_learning"] = run_seeds(plan.q_learning, tasks, plan.seeds, plan.workers, progress,
-                                   "figure 3: Q-learning")
+    runs["q_learning"] = run_seeds(plan.q_learning, tasks, plan.seeds, plan.workers, progress, "figure 3: Q-learning")
     for label, task_set in (("original", tasks), ("symmetric", symmetric)):
         for version in ("v1", "v2"):
             method = replace(plan.multidistral, version=version)
             runs[f"multidistral_{version}_{label}"] = run_seeds(
-                method, task_set, plan.seeds, plan.workers, progress,
+                method,
+                task_set,
+                plan.seeds,
+                plan.workers,
+                progress,
                 f"figure {4 if label == 'original' else 5}: MultiDistral {version.upper()}, {label} tasks",
             )
     gamma = plan.q_learning.protocol.return_gamma
@@ -75,11 +77,17 @@ def reproduce(plan: Plan, out: str | os.PathLike, progress: bool = True) -> dict
         figures = {
             "fig3_q_learning": figure_q_learning(runs["q_learning"], optimum["original"], Q_LEARNING_WINDOW),
             "fig4_multidistral_original": figure_multidistral(
-                runs["multidistral_v1_original"], runs["multidistral_v2_original"], optimum["original"],
-                "MultiDistral on the report's tasks"),
+                runs["multidistral_v1_original"],
+                runs["multidistral_v2_original"],
+                optimum["original"],
+                "MultiDistral on the report's tasks",
+            ),
             "fig5_multidistral_symmetric": figure_multidistral(
-                runs["multidistral_v1_symmetric"], runs["multidistral_v2_symmetric"], optimum["symmetric"],
-                "MultiDistral on the symmetric tasks (task 4 replaced by task 1)"),
+                runs["multidistral_v1_symmetric"],
+                runs["multidistral_v2_symmetric"],
+                optimum["symmetric"],
+                "MultiDistral on the symmetric tasks (task 4 replaced by task 1)",
+            ),
         }
         try:
             for name, fig in figures.items():
@@ -101,8 +109,7 @@ def reproduce(plan: Plan, out: str | os.PathLike, progress: bool = True) -> dict
                 "fig5_multidistral_symmetric": ["multidistral_v1_symmetric", "multidistral_v2_symmetric"],
             },
             "curves": {
-                name: r.to_dict(window=Q_LEARNING_WINDOW if name == "q_learning" else 1)
-                for name, r in runs.items()
+                name: r.to_dict(window=Q_LEARNING_WINDOW if name == "q_learning" else 1) for name, r in runs.items()
             },
         }
         (folder / "results.json").write_text(json.dumps(results, indent=1))

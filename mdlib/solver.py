@@ -323,8 +323,9 @@ class LoneSoftOptimum:
     arrival: float
 
 
-def lone_soft_optimum(task, agent: int, alpha: float, beta: float, gamma: float = 0.99, pi0=None,
-                      horizon: int = 200) -> LoneSoftOptimum:
+def lone_soft_optimum(
+    task, agent: int, alpha: float, beta: float, gamma: float = 0.99, pi0=None, horizon: int = 200
+) -> LoneSoftOptimum:
     """Solve eqs. 3-5 exactly for ``agent`` alone on ``task`` with prior ``pi0`` ((S, A) over the
     free cells; default uniform) by :func:`soft_value_iteration`, then measure the policy."""
     mdp = lone_mdp(task, agent)

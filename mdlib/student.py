@@ -42,7 +42,7 @@ STUDENT_NOTE = (
     "```{note}\n"
     "**Student version.** The solutions of this chapter's exercises have been taken out (made with\n"
     "`python -m mdlib student-notebooks`). Where a code cell raises `NotImplementedError`, write the\n"
-    "function, then run the check under it: it says \"not implemented yet\", shows the first case your\n"
+    'function, then run the check under it: it says "not implemented yet", shows the first case your\n'
     "function gets wrong with a hint, or passes in one line.\n"
     "```"
 )
@@ -88,8 +88,9 @@ def _closes(line: str, fence: str) -> bool:
     """True when ``line`` closes a block opened with ``fence`` (same character, at least as long,
     nothing after it): the CommonMark rule MyST follows."""
     match = _FENCE.match(line)
-    return bool(match and match["fence"][0] == fence[0] and len(match["fence"]) >= len(fence)
-                and not match["info"].strip())
+    return bool(
+        match and match["fence"][0] == fence[0] and len(match["fence"]) >= len(fence) and not match["info"].strip()
+    )
 
 
 def _split_markdown(text: str, where: str, open_gate: bool) -> tuple[list[tuple[str, bool]], bool, int]:
@@ -147,8 +148,11 @@ def _split_markdown(text: str, where: str, open_gate: bool) -> tuple[list[tuple[
         runs.append((line, inside_solution))
     for fence, kind in stack:
         if kind in ("solution", "gate", "gate-end"):
-            what = {"solution": "a {solution} block", "gate": "the {solution-start} directive",
-                    "gate-end": "the {solution-end} directive"}[kind]
+            what = {
+                "solution": "a {solution} block",
+                "gate": "the {solution-start} directive",
+                "gate-end": "the {solution-end} directive",
+            }[kind]
             raise NotebookError(f"{where}: {what} opened with {fence} is never closed")
     return runs, gate, started
 
@@ -251,8 +255,9 @@ def strip_solutions(notebook: dict, name: str = "notebook") -> tuple[dict, Remov
             patterns = _glued(source)
             serves = [any(p.match(n) for n in quoted_inside) for p in patterns]
             elsewhere = [any(p.match(n) for n in quoted_outside) for p in patterns]
-            later = set().union(*(_read_names(_source(c)) for _, c in kept[position + 1:]
-                                  if c.get("cell_type") == "code"))
+            later = set().union(
+                *(_read_names(_source(c)) for _, c in kept[position + 1 :] if c.get("cell_type") == "code")
+            )
             if patterns and all(serves) and not any(elsewhere) and not (_assigned_names(source) & later):
                 removed.glue_cells += 1
                 removed.solution_text.append(source)
@@ -295,8 +300,9 @@ def check_student_folders(out, notebooks=None) -> tuple[Path, Path, list[Path]]:
     notebooks = Path(notebooks) if notebooks is not None else default_notebooks()
     chapters = _chapters(notebooks)
     if out.exists() and out.resolve() == notebooks.resolve():
-        raise OutputError(f"output folder {out}: is the chapters' own folder; the student notebooks "
-                          "would replace the chapters")
+        raise OutputError(
+            f"output folder {out}: is the chapters' own folder; the student notebooks would replace the chapters"
+        )
     return out, notebooks, chapters
 
 

@@ -136,8 +136,14 @@ class Run:
     seed: int | None
 
     def key(self) -> tuple:
-        return (self.method, self.version, repr(self.alpha), repr(self.beta),
-                json.dumps(self.settings, sort_keys=True), "" if self.seed is None else str(self.seed))
+        return (
+            self.method,
+            self.version,
+            repr(self.alpha),
+            repr(self.beta),
+            json.dumps(self.settings, sort_keys=True),
+            "" if self.seed is None else str(self.seed),
+        )
 
 
 SETTING_COLUMNS = ("method", "version", "alpha", "beta", "settings", "seed")
@@ -147,8 +153,14 @@ def _row_key(row: dict) -> tuple:
     return tuple(row[c] for c in SETTING_COLUMNS)
 
 
-def _curve_measures(curve: np.ndarray, per_agent_final: np.ndarray, per_task_final: np.ndarray,
-                    x: np.ndarray, optimum: float, prefix: str = "") -> dict:
+def _curve_measures(
+    curve: np.ndarray,
+    per_agent_final: np.ndarray,
+    per_task_final: np.ndarray,
+    x: np.ndarray,
+    optimum: float,
+    prefix: str = "",
+) -> dict:
     """The measures shared by every row: final returns, the curve, games to 95% and its area."""
     reached = np.flatnonzero(curve >= REACHED * optimum)
     row = {
@@ -176,34 +188,47 @@ def _optimum(tasks: tuple[str, ...]) -> float:
 def run_one(run: Run) -> dict:
     """Compute one row (a pure function of ``run``: the same row on every backend)."""
     optimum = _optimum(tuple(run.tasks))
-    row = {"method": run.method, "version": run.version, "alpha": run.alpha, "beta": run.beta,
-           "settings": json.dumps(run.settings, sort_keys=True), "seed": "" if run.seed is None else run.seed}
+    row = {
+        "method": run.method,
+        "version": run.version,
+        "alpha": run.alpha,
+        "beta": run.beta,
+        "settings": json.dumps(run.settings, sort_keys=True),
+        "seed": "" if run.seed is None else run.seed,
+    }
     if run.method == "multidistral":
         method = MultiDistral(version=run.version, alpha=run.alpha, beta=run.beta, **run.settings)
         result = method.run(run.tasks, seed=run.seed)
         sampled = result.eval_returns["sampled"]  # (tasks, points, agents)
         greedy = result.eval_returns["greedy"]
-        row |= _curve_measures(sampled.mean(axis=(0, 2)), sampled[:, -1].mean(axis=0),
-                               sampled[:, -1].mean(axis=1), result.eval_x, optimum)
-        row |= _curve_measures(greedy.mean(axis=(0, 2)), greedy[:, -1].mean(axis=0), None, result.eval_x,
-                               optimum, prefix="greedy_")
+        row |= _curve_measures(
+            sampled.mean(axis=(0, 2)), sampled[:, -1].mean(axis=0), sampled[:, -1].mean(axis=1), result.eval_x, optimum
+        )
+        row |= _curve_measures(
+            greedy.mean(axis=(0, 2)), greedy[:, -1].mean(axis=0), None, result.eval_x, optimum, prefix="greedy_"
+        )
         d = result.diagnostics  # (tasks, iterations, agents)
-        row |= _diagnostic_curves(d["objective"].sum(axis=(0, 2)), d["entropy"].mean(axis=(0, 2)),
-                                  d["kl"].mean(axis=(0, 2)))
+        row |= _diagnostic_curves(
+            d["objective"].sum(axis=(0, 2)), d["entropy"].mean(axis=(0, 2)), d["kl"].mean(axis=(0, 2))
+        )
         row["env_steps"] = int(result.env_steps)
         return row
     from .exact_distral import solve_distral
 
     players = "alone" if run.method == "exact_alone" else "both"
-    solution = solve_distral(run.tasks, run.alpha, run.beta, iterations=run.settings["iterations"],
-                             version=run.version, players=players)
+    solution = solve_distral(
+        run.tasks, run.alpha, run.beta, iterations=run.settings["iterations"], version=run.version, players=players
+    )
     returns = solution.task_return  # (iterations, tasks, agents)
     x = (np.arange(len(returns)) + 1) * run.settings["games_per_iteration"]  # placed as the learner's iterations
     row |= _curve_measures(returns.mean(axis=(1, 2)), returns[-1].mean(axis=0), returns[-1].mean(axis=1), x, optimum)
     row |= _diagnostic_curves(solution.objective, solution.entropy.mean(axis=(1, 2)), solution.kl.mean(axis=(1, 2)))
-    row |= {"arrival": float(solution.arrival[-1].mean()), "converged": bool(solution.converged.all()),
-            "residual": float(solution.residual.max()),
-            "weighted_residual": float(solution.weighted_residual.max())}
+    row |= {
+        "arrival": float(solution.arrival[-1].mean()),
+        "converged": bool(solution.converged.all()),
+        "residual": float(solution.residual.max()),
+        "weighted_residual": float(solution.weighted_residual.max()),
+    }
     return row
 
 
@@ -255,7 +280,7 @@ def read_rows(path: Path) -> tuple[str | None, list[dict]]:
     lines = text.split("\n")[:-1]  # the last piece is "" after a complete line, else a torn one
     if not lines or not lines[0].startswith(HEADER_PREFIX):
         raise OutputError(f"--out {path}: exists and is not a sweep file (its first line is not '{HEADER_PREFIX}...')")
-    return lines[0][len(HEADER_PREFIX):], list(csv.DictReader(lines[1:]))
+    return lines[0][len(HEADER_PREFIX) :], list(csv.DictReader(lines[1:]))
 
 
 def check_out(path, sweep: Sweep) -> Path:
@@ -265,13 +290,16 @@ def check_out(path, sweep: Sweep) -> Path:
     if path.exists():
         arguments, _ = read_rows(path)
         if arguments is not None and arguments != sweep.to_json():
-            raise OutputError(f"--out {path}: holds a sweep with other arguments; give another file, or delete "
-                              f"it to start again (its arguments: {arguments})")
+            raise OutputError(
+                f"--out {path}: holds a sweep with other arguments; give another file, or delete "
+                f"it to start again (its arguments: {arguments})"
+            )
     return path
 
 
-def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | None = None,
-              progress: bool = True) -> Path:
+def run_sweep(
+    sweep: Sweep, out, workers: int | None = None, scheduler: str | None = None, progress: bool = True
+) -> Path:
     """Run every run of ``sweep`` not yet in ``out`` and append its row as soon as it finishes;
     then rewrite ``out`` in canonical order. Returns the path. See the module docstring."""
     from tqdm.auto import tqdm
@@ -283,8 +311,9 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
     todo = [run for run in sweep.runs() if run.key() not in done]
     client = _connect(scheduler) if scheduler is not None and todo else None
     _start_file(path, sweep, names, done_rows)
-    bar = tqdm(total=len(sweep.runs()), initial=len(sweep.runs()) - len(todo), desc="sweep", unit="run",
-               disable=not progress)
+    bar = tqdm(
+        total=len(sweep.runs()), initial=len(sweep.runs()) - len(todo), desc="sweep", unit="run", disable=not progress
+    )
     with open(path, "a", encoding="utf-8") as handle:
         for row in _execute(todo, workers, client):
             handle.write(_line(row, names))
@@ -357,8 +386,12 @@ def _warm_up(runs: list[Run]) -> None:
     _optimum(tuple(runs[0].tasks))
     if any(run.method == "multidistral" for run in runs):
         first = next(run for run in runs if run.method == "multidistral")
-        small = replace(MultiDistral(version=first.version, alpha=first.alpha, beta=first.beta,
-                                     **first.settings), iterations=1, e_games=1, m_games=1)
+        small = replace(
+            MultiDistral(version=first.version, alpha=first.alpha, beta=first.beta, **first.settings),
+            iterations=1,
+            e_games=1,
+            m_games=1,
+        )
         small.run(first.tasks[:1], seed=0)
 
 
@@ -394,8 +427,9 @@ def parse_grid(text: str, name: str) -> tuple[float, ...]:
     except ValueError as error:
         if str(error).startswith(name):
             raise
-        raise ValueError(f"{name}: expected a list (0,0.5,1), a range (0:1:11) or a log range "
-                         f"(log:0.1:100:13), got {text!r}") from None
+        raise ValueError(
+            f"{name}: expected a list (0,0.5,1), a range (0:1:11) or a log range (log:0.1:100:13), got {text!r}"
+        ) from None
     values = tuple(float(f"{v:.12g}") for v in values)
     require(len(values) > 0 and all(math.isfinite(v) for v in values), f"{name}: no finite values in {text!r}")
     return values

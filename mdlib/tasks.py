@@ -110,8 +110,7 @@ def load_task(name_or_path: str | os.PathLike) -> Task:
     path = Path(name_or_path)
     if not path.is_file():
         raise ValueError(
-            f"unknown task {str(name_or_path)!r}: expected one of {', '.join(BUILTIN_TASKS)} "
-            "or the path of a map file"
+            f"unknown task {str(name_or_path)!r}: expected one of {', '.join(BUILTIN_TASKS)} or the path of a map file"
         )
     return parse_task(path.read_text(), name=path.stem, source=str(path))
 
@@ -203,9 +202,7 @@ def parse_task(text: str, name: str, source: str) -> Task:
     for (row, col), symbol in np.ndenumerate(cells):
         on_border = row in (0, n_rows - 1) or col in (0, n_cols - 1)
         if on_border and symbol != WALL:
-            raise ValueError(
-                f"{where(row, col)}: open border: the map's edge must be walls (1), found {symbol}"
-            )
+            raise ValueError(f"{where(row, col)}: open border: the map's edge must be walls (1), found {symbol}")
 
     walls = cells == WALL
     starts = (found[START_1], found[START_2])
@@ -231,12 +228,7 @@ def _reachable(walls: np.ndarray, start: tuple[int, int], goal: tuple[int, int])
             return True
         for d_row, d_col in ((1, 0), (-1, 0), (0, -1), (0, 1)):
             nxt = (row + d_row, col + d_col)
-            if (
-                0 <= nxt[0] < walls.shape[0]
-                and 0 <= nxt[1] < walls.shape[1]
-                and not walls[nxt]
-                and nxt not in seen
-            ):
+            if 0 <= nxt[0] < walls.shape[0] and 0 <= nxt[1] < walls.shape[1] and not walls[nxt] and nxt not in seen:
                 seen.add(nxt)
                 frontier.append(nxt)
     return False

@@ -128,8 +128,10 @@ class HeldOut:
             check_real("beta", beta, 0.0, float("inf"), low_open=True, high_open=True)
         for players in self.exact:
             require(players in EXACT_PLAYERS, f"exact must list {' or '.join(EXACT_PLAYERS)}, got {players!r}")
-        require(isinstance(self.learner, dict) and isinstance(self.q_learning, dict),
-                "learner and q_learning must be dicts of settings")
+        require(
+            isinstance(self.learner, dict) and isinstance(self.q_learning, dict),
+            "learner and q_learning must be dicts of settings",
+        )
         for name in FIXED_BY_ARM:
             require(name not in self.learner, f"learner may not set {name!r}: the experiment sets it")
         for name in ("episodes", "eval_every", "protocol"):
@@ -151,8 +153,9 @@ class HeldOut:
     def q_learner(self) -> QLearning:
         """Q-learning with as many games per task as MultiDistral, evaluated where it is."""
         learner = self.multidistral(self.versions[0], self.alphas[0], self.betas[0])
-        return QLearning(**self.q_learning, episodes=self.games, eval_every=learner.games_per_iteration,
-                         protocol=learner.protocol)
+        return QLearning(
+            **self.q_learning, episodes=self.games, eval_every=learner.games_per_iteration, protocol=learner.protocol
+        )
 
     @property
     def iterations(self) -> int:
@@ -167,11 +170,15 @@ class HeldOut:
         for task in self.heldout:
             groups.setdefault(training_maps(task), []).append(task)
         settings = list(product(self.versions, self.alphas, self.betas))
-        exact = [Unit(training, tuple(maps), version, float(alpha), float(beta), None, players)
-                 for players in sorted(self.exact, key=lambda p: p != "both")
-                 for (training, maps), (version, alpha, beta) in product(groups.items(), settings)]
-        sampled = [Unit(training, tuple(maps), version, float(alpha), float(beta), int(seed), None)
-                   for (training, maps), (version, alpha, beta), seed in product(groups.items(), settings, self.seeds)]
+        exact = [
+            Unit(training, tuple(maps), version, float(alpha), float(beta), None, players)
+            for players in sorted(self.exact, key=lambda p: p != "both")
+            for (training, maps), (version, alpha, beta) in product(groups.items(), settings)
+        ]
+        sampled = [
+            Unit(training, tuple(maps), version, float(alpha), float(beta), int(seed), None)
+            for (training, maps), (version, alpha, beta), seed in product(groups.items(), settings, self.seeds)
+        ]
         return exact + sampled
 
     def row_keys(self) -> list[tuple]:
@@ -180,8 +187,11 @@ class HeldOut:
         sampled = self.multidistral(self.versions[0], self.alphas[0], self.betas[0]).players
         for task, version, alpha, beta in product(self.heldout, self.versions, self.alphas, self.betas):
             for arm, seed in product(ARMS, self.seeds):
-                keys.append(_key(task, version, float(alpha), float(beta), arm,
-                                 "both" if arm == "q_learning" else sampled, seed))
+                keys.append(
+                    _key(
+                        task, version, float(alpha), float(beta), arm, "both" if arm == "q_learning" else sampled, seed
+                    )
+                )
             for players, arm in product(self.exact, EXACT_ARMS):
                 keys.append(_key(task, version, float(alpha), float(beta), arm, players, None))
         return keys
@@ -233,8 +243,10 @@ def curve_measures(curve, x, optimum: float) -> dict:
     """``final``, the curve ``curve_<k>``, ``games_to_95`` (the first ``x`` where the curve is at
     least 95% of ``optimum``, None if never) and ``auc`` (the curve's mean over ``optimum``)."""
     curve, x = np.asarray(curve, float), np.asarray(x)
-    require(curve.shape == x.shape and curve.ndim == 1, f"curve and x must be two equal 1-d arrays, got "
-                                                        f"{curve.shape} and {x.shape}")
+    require(
+        curve.shape == x.shape and curve.ndim == 1,
+        f"curve and x must be two equal 1-d arrays, got {curve.shape} and {x.shape}",
+    )
     reached = np.flatnonzero(curve >= REACHED * optimum)
     row = {"final": float(curve[-1])}
     row |= {f"curve_{k + 1:02d}": float(v) for k, v in enumerate(curve)}
@@ -259,10 +271,19 @@ def _learner_row(result, optimum_value: float) -> dict:
 
 def _base(spec: HeldOut, unit: Unit, heldout: str, arm: str, players: str, settings: dict) -> dict:
     learner = spec.multidistral(unit.version, unit.alpha, unit.beta)
-    return {"heldout": heldout, "training": "+".join(unit.training), "version": unit.version,
-            "alpha": unit.alpha, "beta": unit.beta, "setting": setting_name(unit.alpha, unit.beta), "arm": arm,
-            "players": players, "seed": unit.seed, "settings": json.dumps(settings, sort_keys=True, default=str),
-            "optimum": optimum(heldout, learner.protocol.return_gamma, learner.protocol.contention)}
+    return {
+        "heldout": heldout,
+        "training": "+".join(unit.training),
+        "version": unit.version,
+        "alpha": unit.alpha,
+        "beta": unit.beta,
+        "setting": setting_name(unit.alpha, unit.beta),
+        "arm": arm,
+        "players": players,
+        "seed": unit.seed,
+        "settings": json.dumps(settings, sort_keys=True, default=str),
+        "optimum": optimum(heldout, learner.protocol.return_gamma, learner.protocol.contention),
+    }
 
 
 def _sampled_rows(spec: HeldOut, unit: Unit, arms: Sequence[str] = ARMS) -> list[dict]:
@@ -296,8 +317,14 @@ def _exact_rows(spec: HeldOut, unit: Unit, arms: Sequence[str] = EXACT_ARMS) -> 
 
     learner = spec.multidistral(unit.version, unit.alpha, unit.beta)
     protocol = learner.protocol
-    common = dict(gamma=learner.gamma, version=unit.version, players=unit.players, contention=protocol.contention,
-                  order=protocol.order, max_steps=protocol.max_steps)
+    common = dict(
+        gamma=learner.gamma,
+        version=unit.version,
+        players=unit.players,
+        contention=protocol.contention,
+        order=protocol.order,
+        max_steps=protocol.max_steps,
+    )
     if "exact_transferred" in arms:  # the exact alternation on the training maps, for as many iterations
         source = solve_distral(unit.training, unit.alpha, unit.beta, iterations=learner.iterations, **common)
     rows = []
@@ -305,18 +332,26 @@ def _exact_rows(spec: HeldOut, unit: Unit, arms: Sequence[str] = EXACT_ARMS) -> 
         for arm in arms:
             prior = source.pi0 if arm == "exact_transferred" else None
             solution = solve_distral([heldout], unit.alpha, unit.beta, iterations=1, initial_pi0=prior, **common)
-            settings = solution.settings | {"training_iterations": learner.iterations,
-                                            "initial_pi0": "distilled" if prior is not None else "uniform"}
+            settings = solution.settings | {
+                "training_iterations": learner.iterations,
+                "initial_pi0": "distilled" if prior is not None else "uniform",
+            }
             settings.pop("tasks")
             row = _base(spec, unit, heldout, arm, unit.players, settings)
             returns = solution.task_return[0, 0]  # (agents,) of the one E-step on the one map
-            row |= {"final": float(returns.mean()), "final_agent_1": float(returns[0]),
-                    "final_agent_2": float(returns[1]), "arrival": float(solution.arrival[0, 0].mean()),
-                    "converged": bool(solution.converged.all()),
-                    "weighted_residual": float(solution.weighted_residual.max())}
+            row |= {
+                "final": float(returns.mean()),
+                "final_agent_1": float(returns[0]),
+                "final_agent_2": float(returns[1]),
+                "arrival": float(solution.arrival[0, 0].mean()),
+                "converged": bool(solution.converged.all()),
+                "weighted_residual": float(solution.weighted_residual.max()),
+            }
             if arm == "exact_transferred":
-                row |= {"source_final": float(source.final_return.mean()),
-                        "source_converged": bool(source.converged.all())}
+                row |= {
+                    "source_final": float(source.final_return.mean()),
+                    "source_converged": bool(source.converged.all()),
+                }
             rows.append(row)
     return rows
 
@@ -330,8 +365,23 @@ def run_unit(job: tuple[HeldOut, Unit]) -> list[dict]:
 
 def columns(spec: HeldOut) -> list[str]:
     """The table's columns, in order."""
-    names = ["heldout", "training", "version", "alpha", "beta", "setting", "arm", "players", "seed", "settings",
-             "optimum", "games", "final", "final_agent_1", "final_agent_2"]
+    names = [
+        "heldout",
+        "training",
+        "version",
+        "alpha",
+        "beta",
+        "setting",
+        "arm",
+        "players",
+        "seed",
+        "settings",
+        "optimum",
+        "games",
+        "final",
+        "final_agent_1",
+        "final_agent_2",
+    ]
     names += [f"curve_{k + 1:02d}" for k in range(spec.iterations)]
     names += ["games_to_95", "auc", "greedy_final", "env_steps", "source_final"]
     if spec.exact:
@@ -420,9 +470,11 @@ def run_heldout(spec: HeldOut, out, workers: int | None = None, progress: bool =
 def read_rows(path) -> tuple[HeldOut, list[dict]]:
     """A held-out table's arguments and its rows as text (exactly as written)."""
     lines = Path(path).read_text(encoding="utf-8").split("\n")
-    require(lines[0].startswith(HEADER_PREFIX), f"{path} is not a held-out table (its first line is not "
-                                                f"'{HEADER_PREFIX}...')")
-    return HeldOut.from_json(lines[0][len(HEADER_PREFIX):]), list(csv.DictReader(line for line in lines[1:] if line))
+    require(
+        lines[0].startswith(HEADER_PREFIX),
+        f"{path} is not a held-out table (its first line is not '{HEADER_PREFIX}...')",
+    )
+    return HeldOut.from_json(lines[0][len(HEADER_PREFIX) :]), list(csv.DictReader(line for line in lines[1:] if line))
 
 
 def load(path):
@@ -450,8 +502,15 @@ def recompute(spec: HeldOut, row: dict) -> dict:
     """Recompute one row of a table made with ``spec`` (``row`` as :func:`read_rows` gives it) from
     scratch, as text: a spot check of a committed table."""
     heldout, arm = row["heldout"], row["arm"]
-    unit = Unit(training_maps(heldout), (heldout,), row["version"], float(row["alpha"]), float(row["beta"]),
-                int(row["seed"]) if row["seed"] else None, None if row["seed"] else row["players"])
+    unit = Unit(
+        training_maps(heldout),
+        (heldout,),
+        row["version"],
+        float(row["alpha"]),
+        float(row["beta"]),
+        int(row["seed"]) if row["seed"] else None,
+        None if row["seed"] else row["players"],
+    )
     rows = _sampled_rows(spec, unit, (arm,)) if unit.seed is not None else _exact_rows(spec, unit, (arm,))
     (out,) = rows
     names = columns(spec)
@@ -482,11 +541,18 @@ def summary(frame):
 
     out = []
     sampled = frame[frame["arm"].isin(ARMS)]
-    for (heldout, version, setting, arm), group in sampled.groupby(["heldout", "version", "setting", "arm"],
-                                                                    sort=False):
+    for (heldout, version, setting, arm), group in sampled.groupby(
+        ["heldout", "version", "setting", "arm"], sort=False
+    ):
         games = group["games_to_95"].astype(float)
-        row = {"heldout": heldout, "version": version, "setting": setting, "arm": arm, "seeds": len(group),
-               "reached": int(games.notna().sum())}
+        row = {
+            "heldout": heldout,
+            "version": version,
+            "setting": setting,
+            "arm": arm,
+            "seeds": len(group),
+            "reached": int(games.notna().sum()),
+        }
         for name, values in (("games_to_95", games), ("auc", group["auc"]), ("final", group["final"])):
             row[name], row[f"{name}_low"], row[f"{name}_high"] = interval(values)
         out.append(row)
@@ -504,6 +570,7 @@ def paired_difference(frame, measure: str = "auc", a: str = "transferred", b: st
         wide = group.pivot(index="seed", columns="arm", values=measure).astype(float)
         gaps = (wide[a] - wide[b]).dropna()
         mean, low, high = interval(gaps)
-        out.append(dict(zip(keys, key)) | {"measure": measure, "seeds": len(gaps), "mean": mean, "low": low,
-                                            "high": high})
+        out.append(
+            dict(zip(keys, key)) | {"measure": measure, "seeds": len(gaps), "mean": mean, "low": low, "high": high}
+        )
     return pd.DataFrame(out)

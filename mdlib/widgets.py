@@ -97,8 +97,10 @@ def figure_html(png: bytes, alt: str, width: str = "100%") -> str:
     if not alt:
         raise ValueError("a figure needs alt text that says what it shows")
     source = "data:image/png;base64," + base64.b64encode(_as_png(png)).decode("ascii")
-    return (f'<img class="mdlib-figure" src="{source}" alt="{html.escape(alt, quote=True)}" '
-            f'style="display:block;width:{html.escape(width, quote=True)};max-width:100%;height:auto;margin:0 auto">')
+    return (
+        f'<img class="mdlib-figure" src="{source}" alt="{html.escape(alt, quote=True)}" '
+        f'style="display:block;width:{html.escape(width, quote=True)};max-width:100%;height:auto;margin:0 auto">'
+    )
 
 
 def _settings_text(labels: Sequence[str], combination: tuple, format_value: Callable[[object], str]) -> str:
@@ -188,6 +190,7 @@ def slider_grid(
     if callable(alt):
         describe = alt
     elif isinstance(alt, str) and alt.strip():
+
         def describe(*combination):
             return f"{alt.strip().rstrip('.')}, at {_settings_text(labels, combination, format_value)}"
     else:
@@ -271,9 +274,7 @@ def alpha_beta_explorer(
     if not isinstance(figures, Mapping):
         rows = list(figures)
         if len(rows) != len(alphas) or any(len(row) != len(betas) for row in rows):
-            raise ValueError(
-                f"a nested sequence of figures must be {len(alphas)} x {len(betas)} (alphas x betas)"
-            )
+            raise ValueError(f"a nested sequence of figures must be {len(alphas)} x {len(betas)} (alphas x betas)")
         figures = {(a, b): rows[i][j] for i, a in enumerate(alphas) for j, b in enumerate(betas)}
     box = slider_grid(
         figures,

@@ -50,8 +50,13 @@ PDF_NAME = "multidistral-book.pdf"
 
 #: The flags the browser test launches Debian's Chromium with (see tests/test_book.py).
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 PAGE_FORMAT = "A4"
@@ -248,8 +253,9 @@ PREPARE = """async (stills) => {
 
 def print_chapter(browser, base: str, site: Path, chapter: Chapter) -> Printed:
     """One page of the site as PDF bytes, ready for print (see the module's docstring)."""
-    context = browser.new_context(viewport={"width": 1000, "height": 1400}, color_scheme="light",
-                                  service_workers="block")
+    context = browser.new_context(
+        viewport={"width": 1000, "height": 1400}, color_scheme="light", service_workers="block"
+    )
     context.add_init_script("localStorage.setItem('mode', 'light'); localStorage.setItem('theme', 'light');")
     foreign, failed = [], []
 
@@ -299,11 +305,13 @@ def _number_pages(writer) -> None:
     """Write each page's number in the whole book at its foot (Helvetica, no font embedded)."""
     from pypdf.generic import ContentStream, DictionaryObject, NameObject
 
-    font = DictionaryObject({
-        NameObject("/Type"): NameObject("/Font"),
-        NameObject("/Subtype"): NameObject("/Type1"),
-        NameObject("/BaseFont"): NameObject("/Helvetica"),
-    })
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
     for number, page in enumerate(writer.pages, start=1):
         resources = page.setdefault(NameObject("/Resources"), DictionaryObject()).get_object()
         fonts = resources.setdefault(NameObject("/Font"), DictionaryObject()).get_object()
@@ -335,8 +343,9 @@ def _explicit(writer, start: int, place) -> list:
 
     index, left, top = place
     number = lambda v: NullObject() if v is None else FloatObject(v)  # noqa: E731
-    return ArrayObject([writer.pages[start + index].indirect_reference, NameObject("/XYZ"),
-                        number(left), number(top), NullObject()])
+    return ArrayObject(
+        [writer.pages[start + index].indirect_reference, NameObject("/XYZ"), number(left), number(top), NullObject()]
+    )
 
 
 def _relink(writer, base: str, parts: list, starts: list[int], destinations: list[dict]) -> tuple[int, int]:
@@ -351,7 +360,7 @@ def _relink(writer, base: str, parts: list, starts: list[int], destinations: lis
     kept_count = dropped = 0
     for c, printed in enumerate(parts):
         count = len(writer.pages) - starts[c] if c + 1 == len(parts) else starts[c + 1] - starts[c]
-        for page in writer.pages[starts[c]:starts[c] + count]:
+        for page in writer.pages[starts[c] : starts[c] + count]:
             annotations = page.get("/Annots")
             if annotations is None:
                 continue
@@ -404,8 +413,7 @@ def merge(parts: list[Printed], base: str, title: str, author: str):
             place = destinations[c].get(section)
             if place is not None:
                 index, left, top = place
-                writer.add_outline_item(heading, starts[c] + index, parent=chapter,
-                                        fit=Fit.xyz(left, top, None))
+                writer.add_outline_item(heading, starts[c] + index, parent=chapter, fit=Fit.xyz(left, top, None))
     _relink(writer, base, parts, starts, destinations)
     _number_pages(writer)
     writer.add_metadata({"/Title": title, "/Author": author, "/Creator": "scripts/book_pdf.py (Chromium, pypdf)"})
@@ -441,10 +449,17 @@ def make_pdf(site: Path, out: Path, chromium: str | None = None, root: Path = RO
             browser.close()
         writer = merge(parts, base, str(config.get("title", "")), str(config.get("author", "")))
     write_atomically(out, lambda temporary: writer.write(str(temporary)), "PDF")
-    summary = {"path": str(out), "pages": len(writer.pages), "chapters": len(chapters),
-               "bytes": out.stat().st_size, "seconds": round(time.perf_counter() - start, 1)}
-    log(f"make-pdf: wrote {out}: {summary['pages']} pages, {summary['chapters']} chapters, "
-        f"{summary['bytes'] / 1e6:.1f} MB in {summary['seconds']} s")
+    summary = {
+        "path": str(out),
+        "pages": len(writer.pages),
+        "chapters": len(chapters),
+        "bytes": out.stat().st_size,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    log(
+        f"make-pdf: wrote {out}: {summary['pages']} pages, {summary['chapters']} chapters, "
+        f"{summary['bytes'] / 1e6:.1f} MB in {summary['seconds']} s"
+    )
     return summary
 
 

@@ -144,8 +144,16 @@ def evaluate(mdp: SoftMDP, pi: np.ndarray, logw: np.ndarray, beta: float, gamma:
     return spla.spsolve(matrix.tocsc(), rhs)
 
 
-def soft_policy_iteration(mdp: SoftMDP, logw: np.ndarray, beta: float, gamma: float, pi=None, v0=None,
-                          tol: float = 1e-12, max_iterations: int = 1000):
+def soft_policy_iteration(
+    mdp: SoftMDP,
+    logw: np.ndarray,
+    beta: float,
+    gamma: float,
+    pi=None,
+    v0=None,
+    tol: float = 1e-12,
+    max_iterations: int = 1000,
+):
     """Soft policy iteration: evaluate pi exactly, replace it by its soft-greedy policy (eq. 5),
     until the soft Bellman equation (eq. 3 with eq. 4) holds to ``tol`` in max norm.
 
@@ -179,8 +187,9 @@ def bellman_residual(mdp: SoftMDP, q: np.ndarray, logw: np.ndarray, beta: float,
     return float(np.max(np.abs(q - target)[mdp.active]))
 
 
-def soft_value_iteration(mdp: SoftMDP, logw: np.ndarray, beta: float, gamma: float, tol: float = 1e-12,
-                         max_sweeps: int = 1_000_000):
+def soft_value_iteration(
+    mdp: SoftMDP, logw: np.ndarray, beta: float, gamma: float, tol: float = 1e-12, max_sweeps: int = 1_000_000
+):
     """Plain soft value iteration (eq. 3 and eq. 4 applied until they hold), for cross-checks."""
     rbar = mdp.expected_reward()
     q = np.zeros_like(rbar)
@@ -343,8 +352,16 @@ def reference_alone(tasks, alpha, beta, gamma=0.99, iterations=10, version="v1",
                 rounds[k, i] = max(rounds[k, i], steps)
             policies.append(table)
         prior, pi0 = pi0, distil(counts, version)
-    return Reference(**out, objective=out["value"].sum(axis=(1, 2)), observations=cells, pi0=pi0, prior=prior,
-                     policies=policies, residual=residual, rounds=rounds)
+    return Reference(
+        **out,
+        objective=out["value"].sum(axis=(1, 2)),
+        observations=cells,
+        pi0=pi0,
+        prior=prior,
+        policies=policies,
+        residual=residual,
+        rounds=rounds,
+    )
 
 
 # --- two agents -------------------------------------------------------------------------------------
@@ -420,8 +437,13 @@ class JointGame:
         else:  # own action first
             nxt, rew = self.nxt.transpose(0, 2, 1), self.rew[..., 1].transpose(0, 2, 1)
         cont = (~self.done[nxt, j]).astype(float)
-        return SoftMDP(nxt=np.ascontiguousarray(nxt), rew=np.ascontiguousarray(rew), cont=cont,
-                       active=~self.done[:, j], q=other_policy)
+        return SoftMDP(
+            nxt=np.ascontiguousarray(nxt),
+            rew=np.ascontiguousarray(rew),
+            cont=cont,
+            active=~self.done[:, j],
+            q=other_policy,
+        )
 
     def effective(self, j, pi):
         """Agent j's action distribution per joint state: pi where j decides, stay where j is done."""
@@ -468,8 +490,9 @@ def joint_measures(game: JointGame, pis, pi0_rows, gamma, max_steps):
     return measures
 
 
-def best_response_equilibrium(game: JointGame, logw, beta, gamma, q_start, tol=1e-9, inner_tol=1e-10,
-                              max_rounds=10_000, first=0):
+def best_response_equilibrium(
+    game: JointGame, logw, beta, gamma, q_start, tol=1e-9, inner_tol=1e-10, max_rounds=10_000, first=0
+):
     """Alternate full soft best responses (agent 1 to pi_2, then agent 2 to the new pi_1) until
     neither policy moves by more than ``tol`` (max norm over decision states) in a round.
     ``first = 1`` lets agent 2 respond first (to probe other fixed points; not the spec's order).
@@ -486,8 +509,9 @@ def best_response_equilibrium(game: JointGame, logw, beta, gamma, q_start, tol=1
         old = [p.copy() for p in pis]
         for j in (first, 1 - first):
             mdp = game.agent_mdp(j, game.effective(1 - j, pis[1 - j]))
-            qs[j], vs[j], pis[j], _, _ = soft_policy_iteration(mdp, logw[j], beta, gamma, pi=pis[j], v0=vs[j],
-                                                               tol=inner_tol)
+            qs[j], vs[j], pis[j], _, _ = soft_policy_iteration(
+                mdp, logw[j], beta, gamma, pi=pis[j], v0=vs[j], tol=inner_tol
+            )
         change = max(float(np.max(np.abs(pis[j] - old[j])[~game.done[:, j]])) for j in (0, 1))
         history.append(change)
         if change <= tol:
@@ -512,8 +536,20 @@ def joint_games(tasks, contention, order):
     return _GAMES[key]
 
 
-def reference_both(tasks, alpha, beta, gamma=0.99, iterations=1, version="v1", contention="reference",
-                   order="egocentric", max_steps=200, tol=1e-9, inner_tol=1e-10, first_responder=0):
+def reference_both(
+    tasks,
+    alpha,
+    beta,
+    gamma=0.99,
+    iterations=1,
+    version="v1",
+    contention="reference",
+    order="egocentric",
+    max_steps=200,
+    tol=1e-9,
+    inner_tol=1e-10,
+    first_responder=0,
+):
     """The alternation with both agents on the map, E-step by alternating full best responses.
 
     Iteration 1 starts from Q = 0 (the first responder answers pi0^alpha normalised, i.e. pi0);
@@ -542,7 +578,8 @@ def reference_both(tasks, alpha, beta, gamma=0.99, iterations=1, version="v1", c
             rows = [pi0[j][np.maximum(game.obs[j], 0)] for j in (0, 1)]
             logw = [log_weights(rows[j], alpha) for j in (0, 1)]
             qs, vs, pis, n_rounds, history, res = best_response_equilibrium(
-                game, logw, beta, gamma, q_prev[i], tol=tol, inner_tol=inner_tol, first=first_responder)
+                game, logw, beta, gamma, q_prev[i], tol=tol, inner_tol=inner_tol, first=first_responder
+            )
             q_prev[i] = np.stack(qs)
             measures = joint_measures(game, pis, rows, gamma, max_steps)
             table = pi0.copy()
@@ -560,10 +597,17 @@ def reference_both(tasks, alpha, beta, gamma=0.99, iterations=1, version="v1", c
         policy_history.append(policies)
         prior, pi0 = pi0, distil(counts, version)
     keys = sorted(observation_index, key=observation_index.get)
-    return Reference(**out, objective=out["value"].sum(axis=(1, 2)), observations=keys, pi0=pi0, prior=prior,
-                     policies=policies, residual=residual, rounds=rounds,
-                     info={"games": games, "change_history": histories, "policy_history": policy_history,
-                           "q": q_prev})
+    return Reference(
+        **out,
+        objective=out["value"].sum(axis=(1, 2)),
+        observations=keys,
+        pi0=pi0,
+        prior=prior,
+        policies=policies,
+        residual=residual,
+        rounds=rounds,
+        info={"games": games, "change_history": histories, "policy_history": policy_history, "q": q_prev},
+    )
 
 
 # --- closed forms ---------------------------------------------------------------------------------

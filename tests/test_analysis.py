@@ -47,8 +47,10 @@ VERTICAL_CORRIDOR = """
 
 def scripted(plan_1, plan_2):
     """A policy replaying two lists of actions (stay once they run out)."""
+
     def act(pos, done, prev, t):
         return [plan[t] if t < len(plan) else STAY for plan in (plan_1, plan_2)]
+
     return act
 
 
@@ -100,8 +102,9 @@ def test_the_crossings_of_the_exact_optimum_of_task_1():
 def test_backing_out_is_not_crossing():
     """Both step into the corridor on step 4; agent 1 backs out to (3, 2) and steps down out of
     the way, agent 2 walks on: agent 2 crosses first although nobody entered first."""
-    trajectory = play("task1", [DOWN, DOWN, RIGHT, RIGHT, LEFT, DOWN], [DOWN, DOWN, LEFT, LEFT, LEFT, LEFT, LEFT],
-                      max_steps=8)
+    trajectory = play(
+        "task1", [DOWN, DOWN, RIGHT, RIGHT, LEFT, DOWN], [DOWN, DOWN, LEFT, LEFT, LEFT, LEFT, LEFT], max_steps=8
+    )
     assert who_enters_corridor_first(trajectory) is None
     assert tuple(trajectory.positions[7, 1]) == (3, 2)
     assert corridor_crossings(trajectory) == (None, (4, 7))

@@ -75,14 +75,21 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PDF_NAME = "multidistral-book.pdf"
 
 #: Messages the theme (sphinx-book-theme / pydata-sphinx-theme / sphinx-thebe) always produces.
-KNOWN_THEME_NOISE = frozenset({
-    "Identifier 'THEBE_JS_URL' has already been declared",
-    "Got invalid theme mode: . Resetting to auto.",
-})
+KNOWN_THEME_NOISE = frozenset(
+    {
+        "Identifier 'THEBE_JS_URL' has already been declared",
+        "Got invalid theme mode: . Resetting to auto.",
+    }
+)
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -154,8 +161,9 @@ def test_build_succeeds_without_warnings(book):
 
 
 def test_every_page_is_built_and_checked(book):
-    built = sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html")
-                   if not p.relative_to(HTML).parts[0].startswith("_"))
+    built = sorted(
+        str(p.relative_to(HTML)) for p in HTML.rglob("*.html") if not p.relative_to(HTML).parts[0].startswith("_")
+    )
     assert sorted(PAGES) == built, "the browser tests below must cover exactly the built pages"
 
 
@@ -169,7 +177,8 @@ def test_executed_figures_reach_the_pages(book):
         figures = sum(
             1
             for cell in notebook.cells
-            if cell.cell_type == "code" and "remove-cell" not in cell.metadata.get("tags", [])
+            if cell.cell_type == "code"
+            and "remove-cell" not in cell.metadata.get("tags", [])
             and "remove-output" not in cell.metadata.get("tags", [])
             for output in cell.get("outputs", [])
             if any(k in output.get("data", {}) for k in ("image/png", "image/gif", "image/jpeg", "image/svg+xml"))
@@ -182,10 +191,16 @@ def test_executed_figures_reach_the_pages(book):
 # Attributes through which a page loads something (links to other sites are fine: <a href>).
 LOAD_PATTERNS = [
     re.compile(r"<script\b[^>]*\bsrc=[\"']([^\"']+)", re.I),
-    re.compile(r"<link\b(?=[^>]*\brel=[\"'](?:stylesheet|preload|modulepreload|icon|shortcut icon|"
-               r"apple-touch-icon|manifest|prefetch)[\"'])[^>]*\bhref=[\"']([^\"']+)", re.I),
-    re.compile(r"<link\b[^>]*\bhref=[\"']([^\"']+)[^>]*\brel=[\"'](?:stylesheet|preload|modulepreload|"
-               r"icon|manifest|prefetch)[\"']", re.I),
+    re.compile(
+        r"<link\b(?=[^>]*\brel=[\"'](?:stylesheet|preload|modulepreload|icon|shortcut icon|"
+        r"apple-touch-icon|manifest|prefetch)[\"'])[^>]*\bhref=[\"']([^\"']+)",
+        re.I,
+    ),
+    re.compile(
+        r"<link\b[^>]*\bhref=[\"']([^\"']+)[^>]*\brel=[\"'](?:stylesheet|preload|modulepreload|"
+        r"icon|manifest|prefetch)[\"']",
+        re.I,
+    ),
     re.compile(r"<(?:img|iframe|source|video|audio|embed)\b[^>]*\bsrc=[\"']([^\"']+)", re.I),
     re.compile(r"<object\b[^>]*\bdata=[\"']([^\"']+)", re.I),
     re.compile(r"@import\s+(?:url\()?[\"']?([^\"')\s]+)", re.I),
@@ -203,8 +218,12 @@ def test_no_page_or_stylesheet_loads_from_another_host(book):
         text = path.read_text(errors="replace")
         if path.suffix == ".html":
             # Inline JSON (widget state, thebe config) is data, not a load.
-            text = re.sub(r"<script type=\"(?:application/vnd\.jupyter[^\"]*|text/x-thebe-config)\">.*?</script>",
-                          "", text, flags=re.S)
+            text = re.sub(
+                r"<script type=\"(?:application/vnd\.jupyter[^\"]*|text/x-thebe-config)\">.*?</script>",
+                "",
+                text,
+                flags=re.S,
+            )
         for pattern in LOAD_PATTERNS:
             if path.suffix == ".html" and pattern.pattern.startswith(("@import", "url")):
                 continue
@@ -218,13 +237,22 @@ def test_maths_and_widgets_use_the_local_copies(book):
     page = (HTML / "notebooks" / "02_distral.html").read_text()
     scripts = re.findall(r"<script\b[^>]*\bsrc=\"([^\"]+)\"", page)
     local = [s.split("?")[0] for s in scripts]
-    expected = ["../_static/mathjax/tex-mml-chtml.js", "../_static/requirejs/require.js",
-                "../_static/widget-shim.js", "../_static/html-manager/embed-amd.js"]
+    expected = [
+        "../_static/mathjax/tex-mml-chtml.js",
+        "../_static/requirejs/require.js",
+        "../_static/widget-shim.js",
+        "../_static/html-manager/embed-amd.js",
+    ]
     assert all(e in local for e in expected), local
     order = [local.index(e) for e in expected[1:]]
     assert order == sorted(order), "require.js, then the shim, then the widget manager"
-    for asset in ("mathjax/tex-mml-chtml.js", "mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff",
-                  "requirejs/require.js", "html-manager/embed-amd.js", "widget-shim.js"):
+    for asset in (
+        "mathjax/tex-mml-chtml.js",
+        "mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff",
+        "requirejs/require.js",
+        "html-manager/embed-amd.js",
+        "widget-shim.js",
+    ):
         assert (HTML / "_static" / asset).is_file(), asset
     fonts = sorted(p.name for p in (HTML / "_static" / "html-manager").glob("*.woff2"))
     assert fonts, "the widget manager's fonts must sit next to embed-amd.js"
@@ -294,10 +322,17 @@ def open_page(browser, site: str, path: str, mode: str = "light", device: dict =
             request_route.abort()
 
     context.route("**/*", route)
-    page.on("console", lambda m: m.type == "error" and m.text not in KNOWN_THEME_NOISE
-            and log.errors.append(f"console: {m.text} ({m.location.get('url', '')})"))
-    page.on("pageerror", lambda e: str(e.message) not in KNOWN_THEME_NOISE
-            and log.errors.append(f"page error: {e.message}"))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and m.text not in KNOWN_THEME_NOISE
+            and log.errors.append(f"console: {m.text} ({m.location.get('url', '')})")
+        ),
+    )
+    page.on(
+        "pageerror", lambda e: str(e.message) not in KNOWN_THEME_NOISE and log.errors.append(f"page error: {e.message}")
+    )
     page.on("requestfailed", lambda r: log.failed.append(f"{r.url}: {r.failure}"))
     page.on("response", lambda r: r.status >= 400 and log.http_errors.append(f"{r.status} {r.url}"))
     page.goto(f"{site}/{path}", wait_until="load")
@@ -389,8 +424,8 @@ SERIOUS = frozenset({"critical", "serious"})
 THEME_CHROME = {
     "label-content-name-mismatch": (
         "pydata-sphinx-theme's search button (templates/components/search-button-field.html) "
-        "is labelled aria-label=\"Search\" while it shows \"Search\" and the keyboard shortcut "
-        "\"Ctrl+K\", and its colour-mode button (theme-switcher.html) is labelled \"Color mode\" "
+        'is labelled aria-label="Search" while it shows "Search" and the keyboard shortcut '
+        '"Ctrl+K", and its colour-mode button (theme-switcher.html) is labelled "Color mode" '
         "while it shows an icon with the hidden text of the current mode; WCAG 2.5.3 wants the "
         "visible text inside the accessible name. The markup is the theme's own templates."
     ),
@@ -440,7 +475,10 @@ COLOURS = """
 #: screenshot cannot: how much of it is transparent, its darkest ink (2nd percentile of the
 #: luminance of its opaque pixels) and the colour behind it (its own background or the nearest
 #: ancestor's).
-PICTURES = with_article("""async () => {""" + COLOURS + """
+PICTURES = with_article(
+    """async () => {"""
+    + COLOURS
+    + """
     const images = [...(ARTICLE).querySelectorAll('img')];
     images.forEach(i => { i.loading = 'eager'; });
     await Promise.all(images.map(i => i.decode().catch(() => null)));
@@ -469,10 +507,14 @@ PICTURES = with_article("""async () => {""" + COLOURS + """
                   transparent: clear / (w * h), ink: ink, backdrop: lum(behind)});
     });
     return out;
-}""")
+}"""
+)
 
 #: Every table cell with text whose colour has less than 4.5:1 against the colour behind it.
-TABLE_CONTRAST = with_article("""() => {""" + COLOURS + """
+TABLE_CONTRAST = with_article(
+    """() => {"""
+    + COLOURS
+    + """
     const cells = [...(ARTICLE).querySelectorAll('td, th')];
     const poor = [];
     for (const cell of cells) {
@@ -485,7 +527,8 @@ TABLE_CONTRAST = with_article("""() => {""" + COLOURS + """
         if (ratio < 4.5) poor.push(`${cell.textContent.trim().slice(0, 30)}: ${ratio.toFixed(2)}:1`);
     }
     return {cells: cells.length, poor: poor};
-}""")
+}"""
+)
 
 
 def luminance(rgb):
@@ -515,6 +558,7 @@ def screenshot_contrast(png: bytes) -> float:
 @dataclass
 class Visit:
     """What one page showed in one colour mode (see ``visit``)."""
+
     path: str
     mode: str
     log: PageLog
@@ -609,8 +653,10 @@ def test_page_in_chromium(visits, site, path):
         assert seen.widget_fonts["loaded"] >= 1, f"the widgets' icon font did not load: {seen.widget_fonts}"
         assert seen.widget_fonts["hub"] == "function", "the MathJax 2 adapter for the widget manager is missing"
         assert seen.explorers == 0 or seen.moves >= 2 * seen.explorers, (seen.explorers, seen.moves)
-    print(f"{path}: {maths['maths']} maths, {len(images)} images ({len(gifs)} GIF), "
-          f"{seen.explorers} explorers, {seen.moves} slider moves")
+    print(
+        f"{path}: {maths['maths']} maths, {len(images)} images ({len(gifs)} GIF), "
+        f"{seen.explorers} explorers, {seen.moves} slider moves"
+    )
 
 
 def test_distral_chapter_has_an_explorer(visits):
@@ -623,8 +669,10 @@ def test_distral_chapter_has_an_explorer(visits):
 
 
 def describe(findings) -> str:
-    return "\n".join(f"  {rule} [{node['impact']}] {node['target'][:90]}\n      {node['html'][:120]}\n"
-                     f"      {node['why']}" for rule, node in findings)
+    return "\n".join(
+        f"  {rule} [{node['impact']}] {node['target'][:90]}\n      {node['html'][:120]}\n      {node['why']}"
+        for rule, node in findings
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -632,8 +680,12 @@ def describe(findings) -> str:
 def test_axe_finds_nothing_serious_in_the_article(visits, path, mode):
     seen = visits(path, mode)
     assert seen.theme == mode, f"the theme did not follow the reader's {mode} system setting: {seen.theme!r}"
-    found = [(v["id"], n) for v in seen.violations for n in v["nodes"]
-             if n["inArticle"] and (n["impact"] in SERIOUS or v["id"] in CONTENT_RULES)]
+    found = [
+        (v["id"], n)
+        for v in seen.violations
+        for n in v["nodes"]
+        if n["inArticle"] and (n["impact"] in SERIOUS or v["id"] in CONTENT_RULES)
+    ]
     assert not found, f"axe-core in the article ({mode} mode):\n{describe(found)}"
 
 
@@ -641,14 +693,23 @@ def test_axe_finds_nothing_serious_in_the_article(visits, path, mode):
 @pytest.mark.parametrize("path", PAGES)
 def test_axe_finds_only_the_known_theme_violations_outside_the_article(visits, path, mode):
     seen = visits(path, mode)
-    found = [(v["id"], n) for v in seen.violations for n in v["nodes"]
-             if not n["inArticle"] and n["impact"] in SERIOUS and v["id"] not in THEME_CHROME]
+    found = [
+        (v["id"], n)
+        for v in seen.violations
+        for n in v["nodes"]
+        if not n["inArticle"] and n["impact"] in SERIOUS and v["id"] not in THEME_CHROME
+    ]
     assert not found, f"axe-core outside the article ({mode} mode), not in THEME_CHROME:\n{describe(found)}"
 
 
 def test_every_known_theme_violation_is_still_needed(visits):
-    seen = {v["id"] for path in PAGES for mode in MODES for v in visits(path, mode).violations
-            if any(not n["inArticle"] and n["impact"] in SERIOUS for n in v["nodes"])}
+    seen = {
+        v["id"]
+        for path in PAGES
+        for mode in MODES
+        for v in visits(path, mode).violations
+        if any(not n["inArticle"] and n["impact"] in SERIOUS for n in v["nodes"])
+    }
     unused = sorted(set(THEME_CHROME) - seen)
     assert not unused, f"no page shows these any more; remove them from THEME_CHROME: {unused}"
 
@@ -658,8 +719,11 @@ FILE_NAME = re.compile(r"^\S*\.(?:png|gif|jpe?g|svg|webp)$|^\S*/\S*$", re.I)
 
 @pytest.mark.parametrize("path", PAGES)
 def test_every_image_has_alt_text_that_is_not_a_file_name(visits, path):
-    missing = [f"{i['src']}: alt={i['alt']!r}" for i in visits(path, "light").alts
-               if not (i["alt"] or "").strip() or FILE_NAME.match(i["alt"].strip())]
+    missing = [
+        f"{i['src']}: alt={i['alt']!r}"
+        for i in visits(path, "light").alts
+        if not (i["alt"] or "").strip() or FILE_NAME.match(i["alt"].strip())
+    ]
     assert not missing, "images without alt text that says what they show:\n  " + "\n  ".join(missing)
 
 
@@ -670,15 +734,19 @@ def test_figures_and_tables_are_legible(visits, path, mode):
     poor = []
     for picture in seen.pictures:
         if picture["transparent"] > 0.005 and contrast(picture["backdrop"], picture["ink"]) < 4.5:
-            poor.append(f"{picture['src']}: {picture['transparent']:.0%} transparent, its ink has "
-                        f"{contrast(picture['backdrop'], picture['ink']):.1f}:1 against the colour behind it")
+            poor.append(
+                f"{picture['src']}: {picture['transparent']:.0%} transparent, its ink has "
+                f"{contrast(picture['backdrop'], picture['ink']):.1f}:1 against the colour behind it"
+            )
         if picture["contrast"] < 4.5:
             poor.append(f"{picture['src']}: the screenshot's ink and paper have {picture['contrast']:.1f}:1")
     poor += [f"table cell {cell}" for cell in seen.tables["poor"]]
     assert not poor, f"illegible in {mode} mode:\n  " + "\n  ".join(poor)
     lowest = min((p["contrast"] for p in seen.pictures), default=float("nan"))
-    print(f"{path} ({mode}): {len(seen.pictures)} images, lowest screenshot contrast {lowest:.1f}:1, "
-          f"{seen.tables['cells']} table cells")
+    print(
+        f"{path} ({mode}): {len(seen.pictures)} images, lowest screenshot contrast {lowest:.1f}:1, "
+        f"{seen.tables['cells']} table cells"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -728,7 +796,8 @@ def wait_for_new_figure(page, explorer, before: str) -> None:
         "([el, before]) => { const s = [...el.querySelectorAll('img')].filter(i => i.checkVisibility());"
         " return s.length === 1 && s[0].naturalWidth > 0 && (s[0].src.length + ':' + s[0].src.slice(-48) + ' '"
         " + s[0].naturalWidth) !== before; }",
-        arg=[explorer.element_handle(), before], timeout=10000,
+        arg=[explorer.element_handle(), before],
+        timeout=10000,
     )
 
 
@@ -761,8 +830,10 @@ def touch_sliders(page, context) -> tuple[int, int]:
             x0, x1 = grip["x"] + grip["width"] / 2, box["x"] + (box["width"] - 2 if at_end else 2)
             cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x0, "y": y}]})
             for k in range(1, 11):
-                cdp.send("Input.dispatchTouchEvent",
-                         {"type": "touchMove", "touchPoints": [{"x": x0 + (x1 - x0) * k / 10, "y": y}]})
+                cdp.send(
+                    "Input.dispatchTouchEvent",
+                    {"type": "touchMove", "touchPoints": [{"x": x0 + (x1 - x0) * k / 10, "y": y}]},
+                )
             cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
             wait_for_new_figure(page, explorer, before)
             moves += 1
@@ -787,12 +858,14 @@ def test_page_on_a_phone(browser, site, path):
         context.close()
     assert layout["width"] == 390, layout
     assert layout["pageWidth"] <= layout["width"] + 1, f"the page scrolls sideways at 390 px: {layout}"
-    assert not layout["count"], (f"{layout['count']} elements run past the edge of a 390 px screen:\n  "
-                                 + "\n  ".join(layout["overflowing"]))
+    assert not layout["count"], f"{layout['count']} elements run past the edge of a 390 px screen:\n  " + "\n  ".join(
+        layout["overflowing"]
+    )
     assert sliders >= explorers and moves == 2 * sliders, (explorers, sliders, moves)
     assert not log.errors, "\n".join(log.errors)
-    print(f"{path} at 390 px: boxes that scroll sideways: {layout['scrolling']}; {sliders} sliders, "
-          f"{moves} touch moves")
+    print(
+        f"{path} at 390 px: boxes that scroll sideways: {layout['scrolling']}; {sliders} sliders, {moves} touch moves"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -817,8 +890,9 @@ def book_pdf(book) -> PdfRun:
     out = HTML / PDF_NAME
     out.unlink(missing_ok=True)
     start = time.perf_counter()
-    done = subprocess.run(["bash", "scripts/make-pdf.sh", "--html", str(HTML)], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", "scripts/make-pdf.sh", "--html", str(HTML)], cwd=ROOT, capture_output=True, text=True
+    )
     return PdfRun(done.returncode, done.stdout + done.stderr, time.perf_counter() - start, out)
 
 
@@ -882,7 +956,8 @@ def test_no_page_is_blank_and_every_page_is_numbered(pdf):
         body = text[: -len(str(number))].strip() if text.endswith(str(number)) else text
         resources = page.get("/Resources", {})
         draws_image = "/XObject" in resources and any(
-            x.get_object().get("/Subtype") == "/Image" for x in resources["/XObject"].get_object().values())
+            x.get_object().get("/Subtype") == "/Image" for x in resources["/XObject"].get_object().values()
+        )
         if len(body) < 20 and not draws_image:
             blank.append(number)
     assert not blank, f"blank pages: {blank}"

@@ -8,8 +8,7 @@ import pytest
 
 
 def mdlib_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "mdlib", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-m", "mdlib", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 def test_reproduce_quick_writes_figures_3_to_5_and_results(tmp_path):
@@ -21,8 +20,11 @@ def test_reproduce_quick_writes_figures_3_to_5_and_results(tmp_path):
         assert {f"{stem}.png", f"{stem}.svg"} <= names
     results = json.loads((out / "results.json").read_text())
     assert set(results["curves"]) == {
-        "q_learning", "multidistral_v1_original", "multidistral_v2_original",
-        "multidistral_v1_symmetric", "multidistral_v2_symmetric",
+        "q_learning",
+        "multidistral_v1_original",
+        "multidistral_v2_original",
+        "multidistral_v1_symmetric",
+        "multidistral_v2_symmetric",
     }
     curve = results["curves"]["multidistral_v2_symmetric"]
     assert curve["x_axis"] == "games per task"
@@ -65,9 +67,16 @@ def test_bench_prints_one_json_object_last(tmp_path):
     done = mdlib_cli("bench", "--json", "--quick")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    for key in ("env_steps_per_s", "q_learning_steps_per_s", "soft_q_steps_per_s", "mstep_steps_per_s",
-                "multidistral_run_s", "compile_s", "plain_python_q_learning_steps_per_s",
-                "compiled_over_plain_python"):
+    for key in (
+        "env_steps_per_s",
+        "q_learning_steps_per_s",
+        "soft_q_steps_per_s",
+        "mstep_steps_per_s",
+        "multidistral_run_s",
+        "compile_s",
+        "plain_python_q_learning_steps_per_s",
+        "compiled_over_plain_python",
+    ):
         assert report[key] > 0, key
     assert report["plain_python_matches_compiled"] is True
     assert report["exact_distral_alone_s"] > 0 and report["exact_distral_both_s"] is None

@@ -50,16 +50,16 @@ SCRIPT = textwrap.dedent("""
 def interpreted(tmp_path_factory):
     out = tmp_path_factory.mktemp("nojit") / "runs.npz"
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return np.load(out)
 
 
 def test_q_learning_compiled_equals_interpreted_bit_for_bit(interpreted):
     """300 episodes of task 1 (about 60,000 steps, most of them epsilon-greedy draws and updates)."""
-    q = QLearning(episodes=300, eval_every=100, protocol=Protocol(eval_games=5)).run("task1", seed=3,
-                                                                                   keep_tables=True)
+    q = QLearning(episodes=300, eval_every=100, protocol=Protocol(eval_games=5)).run("task1", seed=3, keep_tables=True)
     np.testing.assert_array_equal(q.train_return, interpreted["q_train"])
     np.testing.assert_array_equal(q.eval_return, interpreted["q_eval"])
     np.testing.assert_array_equal(q.tables["q"], interpreted["q_q"])
@@ -70,8 +70,9 @@ def test_multidistral_compiled_equals_interpreted(interpreted):
     """The soft path (eqs. 3-5, sampling, M-step counts, greedy play on eq. 5's logits): the same
     games are played, so returns and the distilled pi0 are bit-identical; the Q tables may differ
     in the last bit, since the compiled exp and log need not round exactly like NumPy's."""
-    md = MultiDistral(version="v2", iterations=3, e_games=10, m_games=10,
-                      protocol=Protocol(eval_games=3)).run(["task1", "task5"], seed=3, keep_tables=True)
+    md = MultiDistral(version="v2", iterations=3, e_games=10, m_games=10, protocol=Protocol(eval_games=3)).run(
+        ["task1", "task5"], seed=3, keep_tables=True
+    )
     np.testing.assert_array_equal(md.train_return, interpreted["md_train"])
     np.testing.assert_array_equal(md.eval_return, interpreted["md_eval"])
     np.testing.assert_array_equal(md.eval_returns["greedy"], interpreted["md_greedy"])
@@ -83,8 +84,9 @@ def test_multidistral_compiled_equals_interpreted(interpreted):
 def test_agents_alone_compiled_equal_interpreted(interpreted):
     """Each agent alone on the map (the other off it, observations of the own cell only), tables
     started at the wander value: the same games both ways."""
-    lone = MultiDistral(players="alone", q_init="wander", iterations=3, e_games=10, m_games=10,
-                        protocol=Protocol(eval_games=3)).run(["task1", "task5"], seed=3, keep_tables=True)
+    lone = MultiDistral(
+        players="alone", q_init="wander", iterations=3, e_games=10, m_games=10, protocol=Protocol(eval_games=3)
+    ).run(["task1", "task5"], seed=3, keep_tables=True)
     np.testing.assert_array_equal(lone.train_return, interpreted["lone_train"])
     np.testing.assert_array_equal(lone.eval_return, interpreted["lone_eval"])
     np.testing.assert_array_equal(lone.eval_returns["greedy"], interpreted["lone_greedy"])

@@ -53,8 +53,7 @@ def test_the_steps_add_up_from_the_hard_optimum_to_the_learner(setting, version)
     top = d.levels["hard optimum, one agent alone"].mean
     bottom = d.levels["learner: as the book runs it"].mean
     assert top - sum(step.mean for step in d.steps.values()) == pytest.approx(bottom, abs=1e-9)
-    assert d.steps["the objective's price"].mean == pytest.approx(
-        top - d.levels["exact Distral, one agent alone"].mean)
+    assert d.steps["the objective's price"].mean == pytest.approx(top - d.levels["exact Distral, one agent alone"].mean)
     assert set(d.transfer) == set(LADDER)
     assert d.levels["exact Distral, both agents"].mean <= d.hard_joint.mean() + 1e-9
 
@@ -66,7 +65,7 @@ def test_the_transfer_control_is_the_paired_difference_of_the_table():
     d = decompose(exact, sampled, "v1", alpha, beta)
     where = dict(version="v1", q_init=0.0, rollouts_learn=False, e_games=75)
     on, off = select(sampled, distill=True, **where), select(sampled, distill=False, **where)
-    by_hand = (on["final"].to_numpy() - off["final"].to_numpy())
+    by_hand = on["final"].to_numpy() - off["final"].to_numpy()
     assert d.transfer["as the book runs it"].mean == pytest.approx(by_hand.mean())
     assert "the learner: its budget" not in d.steps  # no budget table given
 

@@ -71,24 +71,38 @@ def hand_counts(task):
     o = lambda *septuple: observation(task, *septuple)  # noqa: E731
     entries = [
         # A -- t: agent 1's observation and action, agent 2's
-        (0, o((1, 7), (1, 1), 0, 0, 0), DOWN, 1), (1, o((1, 1), (1, 7), 0, 0, 0), DOWN, 1),
-        (0, o((2, 7), (2, 1), 1, 1, 0), DOWN, G), (1, o((2, 1), (2, 7), 1, 1, 0), DOWN, G),
-        (0, o((3, 7), (3, 1), 1, 1, 0), DOWN, G**2), (1, o((3, 1), (3, 7), 1, 1, 0), DOWN, G**2),
-        (0, o((4, 7), (4, 1), 1, 1, 0), DOWN, G**3), (1, o((4, 1), (4, 7), 1, 1, 0), DOWN, G**3),
+        (0, o((1, 7), (1, 1), 0, 0, 0), DOWN, 1),
+        (1, o((1, 1), (1, 7), 0, 0, 0), DOWN, 1),
+        (0, o((2, 7), (2, 1), 1, 1, 0), DOWN, G),
+        (1, o((2, 1), (2, 7), 1, 1, 0), DOWN, G),
+        (0, o((3, 7), (3, 1), 1, 1, 0), DOWN, G**2),
+        (1, o((3, 1), (3, 7), 1, 1, 0), DOWN, G**2),
+        (0, o((4, 7), (4, 1), 1, 1, 0), DOWN, G**3),
+        (1, o((4, 1), (4, 7), 1, 1, 0), DOWN, G**3),
         # B
-        (0, o((1, 7), (1, 1), 0, 0, 0), STAY, 1), (1, o((1, 1), (1, 7), 0, 0, 0), DOWN, 1),
-        (0, o((1, 7), (2, 1), 0, 1, 0), DOWN, G), (1, o((2, 1), (1, 7), 1, 0, 0), DOWN, G),
-        (0, o((2, 7), (3, 1), 1, 1, 0), DOWN, G**2), (1, o((3, 1), (2, 7), 1, 1, 0), DOWN, G**2),
-        (0, o((3, 7), (4, 1), 1, 1, 0), DOWN, G**3), (1, o((4, 1), (3, 7), 1, 1, 0), DOWN, G**3),
+        (0, o((1, 7), (1, 1), 0, 0, 0), STAY, 1),
+        (1, o((1, 1), (1, 7), 0, 0, 0), DOWN, 1),
+        (0, o((1, 7), (2, 1), 0, 1, 0), DOWN, G),
+        (1, o((2, 1), (1, 7), 1, 0, 0), DOWN, G),
+        (0, o((2, 7), (3, 1), 1, 1, 0), DOWN, G**2),
+        (1, o((3, 1), (2, 7), 1, 1, 0), DOWN, G**2),
+        (0, o((3, 7), (4, 1), 1, 1, 0), DOWN, G**3),
+        (1, o((4, 1), (3, 7), 1, 1, 0), DOWN, G**3),
         (0, o((4, 7), (5, 1), 1, 1, 1), DOWN, G**4),  # agent 2 is done: it is not counted
         # C: the failed moves leave both in place, with their previous actions recorded
-        (0, o((1, 7), (1, 1), 0, 0, 0), RIGHT, 1), (1, o((1, 1), (1, 7), 0, 0, 0), LEFT, 1),
-        (0, o((1, 7), (1, 1), RIGHT, LEFT, 0), DOWN, G), (1, o((1, 1), (1, 7), LEFT, RIGHT, 0), DOWN, G),
-        (0, o((2, 7), (2, 1), 1, 1, 0), DOWN, G**2), (1, o((2, 1), (2, 7), 1, 1, 0), DOWN, G**2),
-        (0, o((3, 7), (3, 1), 1, 1, 0), DOWN, G**3), (1, o((3, 1), (3, 7), 1, 1, 0), DOWN, G**3),
-        (0, o((4, 7), (4, 1), 1, 1, 0), DOWN, G**4), (1, o((4, 1), (4, 7), 1, 1, 0), DOWN, G**4),
+        (0, o((1, 7), (1, 1), 0, 0, 0), RIGHT, 1),
+        (1, o((1, 1), (1, 7), 0, 0, 0), LEFT, 1),
+        (0, o((1, 7), (1, 1), RIGHT, LEFT, 0), DOWN, G),
+        (1, o((1, 1), (1, 7), LEFT, RIGHT, 0), DOWN, G),
+        (0, o((2, 7), (2, 1), 1, 1, 0), DOWN, G**2),
+        (1, o((2, 1), (2, 7), 1, 1, 0), DOWN, G**2),
+        (0, o((3, 7), (3, 1), 1, 1, 0), DOWN, G**3),
+        (1, o((3, 1), (3, 7), 1, 1, 0), DOWN, G**3),
+        (0, o((4, 7), (4, 1), 1, 1, 0), DOWN, G**4),
+        (1, o((4, 1), (4, 7), 1, 1, 0), DOWN, G**4),
         # D (task 1): agent 1 at (1, 1) sees what agent 2 of task 5 sees at its start, and vice versa
-        (0, o((1, 1), (1, 7), 0, 0, 0), RIGHT, 1), (1, o((1, 7), (1, 1), 0, 0, 0), STAY, 1),
+        (0, o((1, 1), (1, 7), 0, 0, 0), RIGHT, 1),
+        (1, o((1, 7), (1, 1), 0, 0, 0), STAY, 1),
     ]
     counts: dict = {}
     for agent, s, a, weight in entries:
@@ -143,8 +157,9 @@ def test_distill_v2_pools_both_agents_counts(tasks, trajectories):
     np.testing.assert_array_equal(pi0[0], pi0[1])  # one shared policy
     pooled = counts[0] + counts[1]
     visited = pooled.sum(axis=1) > 0
-    np.testing.assert_allclose(pi0[0][visited], pooled[visited] / pooled[visited].sum(axis=1, keepdims=True),
-                               atol=1e-14)
+    np.testing.assert_allclose(
+        pi0[0][visited], pooled[visited] / pooled[visited].sum(axis=1, keepdims=True), atol=1e-14
+    )
     # The start septuple "me at (1, 7), the other at (1, 1)": agent 1 of task 5 (down, stay, right)
     # and agent 2 of task 1 (stay), all at t = 0.
     start_1 = observation(t5, (1, 7), (1, 1), 0, 0, 0)
@@ -192,8 +207,9 @@ def deterministic_prior(task, trajectory):
     for t, joint in enumerate(trajectory.actions):
         for agent in (0, 1):
             if not trajectory.done[t][agent]:
-                s = game.agent_observation(arrays.cell_index, arrays.n_cells, trajectory.positions[t], prev,
-                                           trajectory.done[t], agent, True)
+                s = game.agent_observation(
+                    arrays.cell_index, arrays.n_cells, trajectory.positions[t], prev, trajectory.done[t], agent, True
+                )
                 row = np.full(game.N_ACTIONS, -np.inf)
                 row[joint[agent]] = 0.0
                 assert np.all(log_pi0[agent, s] == 0) or np.array_equal(log_pi0[agent, s], row)
@@ -217,8 +233,9 @@ def test_the_compiled_m_step_counts_what_visit_counts_counts(tasks):
         log_pi0 = deterministic_prior(task, trajectory)
         q = np.zeros_like(log_pi0)
         returns, lengths = np.empty((repeats, 2)), np.empty(repeats, np.int64)
-        steps = episodes.play_episodes(episodes.game_spec(task), soft, q, log_pi0, 0, repeats, True, counts,
-                                       gamma, 0.99, returns, lengths)
+        steps = episodes.play_episodes(
+            episodes.game_spec(task), soft, q, log_pi0, 0, repeats, True, counts, gamma, 0.99, returns, lengths
+        )
         assert steps == repeats * len(trajectory)
         np.testing.assert_array_equal(lengths, len(trajectory))
         for r in returns:
@@ -250,10 +267,18 @@ def test_mstep_counts_replay_the_final_policies_like_an_m_step(tasks):
         log_pi0 = np.minimum(log_pi0, deterministic_prior(tasks[name], played[name]))  # rows agree
     prior = np.exp(log_pi0)
     prior /= prior.sum(axis=-1, keepdims=True)
-    result = RunResult(method=method.method, tasks=names, seed=0, settings=method.settings(),
-                       train_x=np.array([1]), train_return=np.zeros((2, 1, 2)), eval_x=np.array([1]),
-                       eval_return=np.zeros((2, 1, 2)), env_steps=0,
-                       tables={"q": np.zeros((2, *prior.shape)), "prior": prior, "pi0": prior})
+    result = RunResult(
+        method=method.method,
+        tasks=names,
+        seed=0,
+        settings=method.settings(),
+        train_x=np.array([1]),
+        train_return=np.zeros((2, 1, 2)),
+        eval_x=np.array([1]),
+        eval_return=np.zeros((2, 1, 2)),
+        env_steps=0,
+        tables={"q": np.zeros((2, *prior.shape)), "prior": prior, "pi0": prior},
+    )
     counts = mstep_counts(result)
     assert counts.shape == (2, 2, game.observation_count(23), game.N_ACTIONS)
     for i, name in enumerate(names):
@@ -273,8 +298,9 @@ def test_mstep_counts_sample_equation_5():
         pos, prev, done = np.array(spec.starts), np.zeros(2, np.int64), np.zeros(2, np.bool_)
         s = game.agent_observation(spec.cell_index, spec.n_cells, pos, prev, done, agent, True)
         seen = counts[0, agent, s] / counts[0, agent, s].sum()
-        expected = distral_policy(result.tables["q"][0, agent, s], result.tables["prior"][agent, s],
-                                  method.alpha, method.beta)
+        expected = distral_policy(
+            result.tables["q"][0, agent, s], result.tables["prior"][agent, s], method.alpha, method.beta
+        )
         np.testing.assert_allclose(seen, expected, atol=0.04)
     with pytest.raises(ValueError, match="keep_tables"):
         mstep_counts(method.run(("task1",), seed=3))

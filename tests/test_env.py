@@ -256,7 +256,9 @@ def test_render_without_a_render_mode_returns_none():
 @pytest.mark.parametrize("action", (5, -1, 99))
 def test_out_of_range_action_is_an_error(action):
     env = started("task1")
-    with pytest.raises(ValueError, match=rf"action {action} for 'agent_1' is out of range: expected 0\.\.4 \(0 stay, 1 down"):
+    with pytest.raises(
+        ValueError, match=rf"action {action} for 'agent_1' is out of range: expected 0\.\.4 \(0 stay, 1 down"
+    ):
         env.step({"agent_1": action, "agent_2": STAY})
 
 
@@ -267,7 +269,9 @@ def test_non_integer_action_is_an_error(action):
         env.step({"agent_1": STAY, "agent_2": action})
 
 
-@pytest.mark.parametrize("action", (np.int64(DOWN), np.int32(DOWN), np.array(DOWN)), ids=("int64", "int32", "0-d array"))
+@pytest.mark.parametrize(
+    "action", (np.int64(DOWN), np.int32(DOWN), np.array(DOWN)), ids=("int64", "int32", "0-d array")
+)
 def test_numpy_integer_actions_are_accepted(action):
     env = started("task1")
     _, _, _, _, infos = env.step({"agent_1": action, "agent_2": STAY})
@@ -289,7 +293,9 @@ def test_action_for_an_unknown_agent_is_an_error():
 def test_action_for_a_finished_agent_is_an_error():
     env = started("task5")
     finish_agent_1_in_task5(env)
-    with pytest.raises(KeyError, match="action given for 'agent_1', which has already finished; live agents: \\['agent_2'\\]"):
+    with pytest.raises(
+        KeyError, match="action given for 'agent_1', which has already finished; live agents: \\['agent_2'\\]"
+    ):
         env.step({"agent_1": STAY, "agent_2": STAY})
 
 
@@ -323,7 +329,9 @@ def test_max_steps_must_be_a_positive_integer(max_steps):
 
 
 def test_unknown_contention_rule_is_an_error():
-    with pytest.raises(ValueError, match="unknown contention rule 'first_come': expected one of reference, both_blocked"):
+    with pytest.raises(
+        ValueError, match="unknown contention rule 'first_come': expected one of reference, both_blocked"
+    ):
         CorridorEnv("task1", contention="first_come")
 
 

@@ -22,8 +22,10 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
-LOCK_COMMAND = ("uv pip compile pyproject.toml --universal --python-version 3.11 --extra book --extra test "
-                "--extra cluster --extra dev --no-emit-package mdlib -o requirements.lock")
+LOCK_COMMAND = (
+    "uv pip compile pyproject.toml --universal --python-version 3.11 --extra book --extra test "
+    "--extra cluster --extra dev --no-emit-package mdlib -o requirements.lock"
+)
 
 
 def locked() -> dict[str, str]:
@@ -97,6 +99,7 @@ def test_the_lock_satisfies_every_declared_range():
 
 def test_this_environment_is_the_locked_one():
     installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
-    wrong = {name: (installed.get(name), version) for name, version in locked().items()
-             if installed.get(name) != version}
+    wrong = {
+        name: (installed.get(name), version) for name, version in locked().items() if installed.get(name) != version
+    }
     assert not wrong, f"installed vs locked: {wrong} (run scripts/setup.sh)"

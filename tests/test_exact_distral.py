@@ -172,8 +172,9 @@ def test_occupancy_sums_to_the_expected_discounted_number_of_steps(alone):
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_distillation_is_the_normalised_summed_occupancy(version):
     s = solve_distral("original", 0.7, 0.5, iterations=2, version=version)
-    counts = np.array([[numpy_occupancy(lone_mdp(t, j), s.policies[i, j]) for j in (0, 1)]
-                       for i, t in enumerate(TASKS)])
+    counts = np.array(
+        [[numpy_occupancy(lone_mdp(t, j), s.policies[i, j]) for j in (0, 1)] for i, t in enumerate(TASKS)]
+    )
     per_agent = counts.sum(axis=0)
     if version == "v1":
         np.testing.assert_allclose(s.pi0, normalise(per_agent), atol=1e-12)
@@ -242,16 +243,31 @@ def test_determinism_both():
 
 
 BAD = [
-    ("alpha", dict(alpha=1.5)), ("alpha", dict(alpha=-0.1)), ("alpha", dict(alpha=float("nan"))),
-    ("beta", dict(beta=0.0)), ("beta", dict(beta=float("inf"))), ("beta", dict(beta="1")),
-    ("gamma", dict(gamma=1.0)), ("gamma", dict(gamma=0.0)),
-    ("iterations", dict(iterations=0)), ("iterations", dict(iterations=2.0)), ("iterations", dict(iterations=True)),
-    ("version", dict(version="v3")), ("players", dict(players="three")),
-    ("contention", dict(contention="nobody")), ("order", dict(order="sideways")),
-    ("max_steps", dict(max_steps=0)), ("tol", dict(tol=0.0)), ("tol", dict(tol=-1e-3)),
-    ("max_sweeps", dict(max_sweeps=0)), ("damping", dict(damping=1.0)), ("damping", dict(damping=-0.5)),
+    ("alpha", dict(alpha=1.5)),
+    ("alpha", dict(alpha=-0.1)),
+    ("alpha", dict(alpha=float("nan"))),
+    ("beta", dict(beta=0.0)),
+    ("beta", dict(beta=float("inf"))),
+    ("beta", dict(beta="1")),
+    ("gamma", dict(gamma=1.0)),
+    ("gamma", dict(gamma=0.0)),
+    ("iterations", dict(iterations=0)),
+    ("iterations", dict(iterations=2.0)),
+    ("iterations", dict(iterations=True)),
+    ("version", dict(version="v3")),
+    ("players", dict(players="three")),
+    ("contention", dict(contention="nobody")),
+    ("order", dict(order="sideways")),
+    ("max_steps", dict(max_steps=0)),
+    ("tol", dict(tol=0.0)),
+    ("tol", dict(tol=-1e-3)),
+    ("max_sweeps", dict(max_sweeps=0)),
+    ("damping", dict(damping=1.0)),
+    ("damping", dict(damping=-0.5)),
     ("patience", dict(patience=0)),
-    ("tasks", dict(tasks="task9")), ("tasks", dict(tasks=[])), ("tasks", dict(tasks=["task1", SMALL_A])),
+    ("tasks", dict(tasks="task9")),
+    ("tasks", dict(tasks=[])),
+    ("tasks", dict(tasks=["task1", SMALL_A])),
     ("tasks", dict(tasks=5)),
 ]
 
@@ -496,6 +512,7 @@ def test_cycling_sweeps_stop_by_patience_and_the_cycle_misses_the_play(high_beta
         occupancy = counts[j, jg.observation[alive, j]].sum(axis=1)
         assert occupancy @ stopped.state_residual[j, alive] / occupancy.sum() < 1e-6
         assert stopped.state_residual[j].max() == pytest.approx(stopped.residual) or j != np.argmax(
-            stopped.state_residual.max(axis=1))
+            stopped.state_residual.max(axis=1)
+        )
     alone = solve_distral([TASKS[2]], 0.7, 0.5, iterations=2)
     np.testing.assert_array_equal(alone.weighted_residual, alone.residual)

@@ -197,16 +197,18 @@ _library_runs: dict = {}
 def reference_both_run(alpha, beta, version, first_responder=0):
     key = (alpha, beta, version, first_responder)
     if key not in _reference_runs:
-        _reference_runs[key] = ref.reference_both(BOTH_TASKS, alpha, beta, GAMMA, BOTH_ITERATIONS, version,
-                                                  tol=1e-10, first_responder=first_responder)
+        _reference_runs[key] = ref.reference_both(
+            BOTH_TASKS, alpha, beta, GAMMA, BOTH_ITERATIONS, version, tol=1e-10, first_responder=first_responder
+        )
     return _reference_runs[key]
 
 
 def library_both_run(alpha, beta, version, iterations=BOTH_ITERATIONS):
     key = (alpha, beta, version, iterations)
     if key not in _library_runs:
-        _library_runs[key] = mdlib.solve_distral(list(BOTH_TASKS), alpha, beta, GAMMA, iterations, version,
-                                                 players="both")
+        _library_runs[key] = mdlib.solve_distral(
+            list(BOTH_TASKS), alpha, beta, GAMMA, iterations, version, players="both"
+        )
     return _library_runs[key]
 
 
@@ -334,8 +336,12 @@ def test_alone_first_iteration_is_the_lone_soft_optimum_and_near_the_closed_form
 def both_to_library_rows(keys, task):
     """Row of the library's observation table for each of the reference's observation keys."""
     cell = task.cell_index
-    return np.array([game.observation_index(task.n_cells, int(cell[first]), int(cell[second]), own, other, other_done)
-                     for first, second, own, other, other_done in keys])
+    return np.array(
+        [
+            game.observation_index(task.n_cells, int(cell[first]), int(cell[second]), own, other, other_done)
+            for first, second, own, other, other_done in keys
+        ]
+    )
 
 
 @pytest.mark.parametrize("alpha, beta, version", BOTH_RUNS)
@@ -349,10 +355,14 @@ def test_slow_both_matches_the_reference(alpha, beta, version):
     gaps = []
     for out in candidates:
         assert lib.task_return.shape == out.task_return.shape == (BOTH_ITERATIONS, len(BOTH_TASKS), 2)
-        gaps.append(max(np.max(np.abs(lib.task_return - out.task_return)),
-                        np.max(np.abs(lib.arrival - out.arrival)),
-                        np.max(np.abs(lib.value - out.value)),
-                        np.max(np.abs(lib.objective - out.objective) / np.abs(out.objective))))
+        gaps.append(
+            max(
+                np.max(np.abs(lib.task_return - out.task_return)),
+                np.max(np.abs(lib.arrival - out.arrival)),
+                np.max(np.abs(lib.value - out.value)),
+                np.max(np.abs(lib.objective - out.objective) / np.abs(out.objective)),
+            )
+        )
     assert min(gaps) <= 1e-3, f"task_return/arrival/value/objective gaps to the reference fixed points: {gaps}"
 
 
@@ -392,8 +402,9 @@ def test_slow_both_library_iterations_are_fixed_points_and_distillations(alpha, 
             priors = [lib.prior[j][states[j]] for j in (0, 1)]
             for j in (0, 1):
                 mdp = game_.agent_mdp(j, game_.effective(1 - j, pis[1 - j]))
-                _, v, pi, residual, _ = ref.soft_policy_iteration(mdp, ref.log_weights(priors[j], alpha), beta, GAMMA,
-                                                                  pi=pis[j], tol=1e-11)
+                _, v, pi, residual, _ = ref.soft_policy_iteration(
+                    mdp, ref.log_weights(priors[j], alpha), beta, GAMMA, pi=pis[j], tol=1e-11
+                )
                 active = ~game_.done[:, j]
                 assert np.max(np.abs(pi - pis[j])[active]) <= 1e-6, (iterations, i, j)
                 assert abs(v[0] - lib.value[-1, i, j]) <= 1e-6

@@ -166,8 +166,7 @@ def stub_raising(*args):
     raise NotImplementedError("write this function")
 
 
-def stub_ellipsis(*args):
-    ...
+def stub_ellipsis(*args): ...
 
 
 def stub_returning_ellipsis(*args):
@@ -400,27 +399,33 @@ def m_step_v2_once(tasks, policies, gamma=0.99, max_steps=200, version="v1"):
 
 
 WRONG = [
-    ("corridor_step", corridor_ignoring_the_rule, "contention 'both_blocked'",
-     ["agent 2 should end on (3, 5), yours ends on (3, 4)", "goes to nobody"]),
+    (
+        "corridor_step",
+        corridor_ignoring_the_rule,
+        "contention 'both_blocked'",
+        ["agent 2 should end on (3, 5), yours ends on (3, 4)", "goes to nobody"],
+    ),
     ("corridor_step", corridor_allowing_swaps, "no swapping", ["even when the other agent is leaving it"]),
     ("observation_index", observation_index_by_grid, "case 1:", ["task.cell_index"]),
     ("observation_index", observation_index_swapping_actions, "absolute", ["previous actions stay"]),
     ("soft_value", soft_value_naive, "beta = 100", ["got inf where a finite number", "log-sum-exp"]),
     ("soft_value", soft_value_with_log, "alpha = 0", ["got nan", "0 * (-inf) = nan"]),
     ("soft_value", soft_value_floored, "prior with zeros", ["no floor"]),
-    ("soft_value", soft_value_whole_table, "a table of 3 states", ["expected an answer of shape (3,)",
-                                                                   "last axis"]),
+    ("soft_value", soft_value_whole_table, "a table of 3 states", ["expected an answer of shape (3,)", "last axis"]),
     ("distral_policy", distral_policy_without_prior, "alpha = 1", ["pi0^alpha"]),
-    ("distral_policy", distral_policy_normalised_over_states, "a table of 3 states",
-     ["sum to 1 over the actions", "the row at index (0,)"]),
+    (
+        "distral_policy",
+        distral_policy_normalised_over_states,
+        "a table of 3 states",
+        ["sum to 1 over the actions", "the row at index (0,)"],
+    ),
     ("distral_policy", distral_policy_naive, "beta = 100", ["log-sum-exp"]),
     ("distill", distill_dividing_by_zero, "nobody visited", ["got nan", "uniform"]),
     ("distill", distill_averaging_task_policies, "case 2:", ["visit-weighted", "3/4 stay"]),
     ("distill", distill_pooling_agents, "one pi0 per agent", ["do not add the agents' counts"]),
     ("distill", distill_in_place, "case 2:", ["the answer is right, but your function changed its input counts"]),
     ("pooled_distill", pooled_distill_averaging_agents, "case 1:", ["pools the counts", "who visits more"]),
-    ("q_target", q_target_bootstrapping_past_arrival, "onto its goal", ["No bootstrap past arrival",
-                                                                        "expected: 100"]),
+    ("q_target", q_target_bootstrapping_past_arrival, "onto its goal", ["No bootstrap past arrival", "expected: 100"]),
     ("q_target", q_target_max_from_zero, "negative", ["do not start the maximum at 0"]),
     ("soft_q_target", soft_q_target_with_max, "case 1:", ["Eq. 4 with eq. 3"]),
     ("soft_q_target", soft_q_target_bootstrapping_past_arrival, "onto its goal", ["No bootstrap past arrival"]),
@@ -484,8 +489,10 @@ def test_the_messages_use_the_readers_own_name_for_the_function(capsys):
         raise NotImplementedError
 
     assert "(my_soft_value raises NotImplementedError)" in run(exercises.check_soft_value, my_soft_value, capsys)[1]
-    assert "(soft_value raises NotImplementedError)" in run(exercises.check_soft_value, lambda *a: my_soft_value(*a),
-                                                            capsys)[1]
+    assert (
+        "(soft_value raises NotImplementedError)"
+        in run(exercises.check_soft_value, lambda *a: my_soft_value(*a), capsys)[1]
+    )
 
 
 def test_none_after_the_first_case_is_a_missing_return_not_a_stub(capsys):
@@ -532,8 +539,12 @@ def test_the_propagation_oracle_is_lone_occupancy_on_the_maps():
         for agent in (0, 1):
             mdp = lone_mdp(name, agent)
             policy = rng.dirichlet(np.ones(5), size=mdp.rewards.shape[0])
-            np.testing.assert_allclose(exercises._propagate(mdp.transitions, policy, mdp.start, 0.99, 200),
-                                       lone_occupancy(name, agent, policy, 0.99, 200)[0], rtol=1e-10, atol=1e-14)
+            np.testing.assert_allclose(
+                exercises._propagate(mdp.transitions, policy, mdp.start, 0.99, 200),
+                lone_occupancy(name, agent, policy, 0.99, 200)[0],
+                rtol=1e-10,
+                atol=1e-14,
+            )
 
 
 def test_the_target_oracle_is_the_textbook_target():

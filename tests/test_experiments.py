@@ -21,9 +21,17 @@ from mdlib.learners.base import Protocol
 def hand_made_runs(evals: np.ndarray, train: np.ndarray | None = None) -> SeedRuns:
     """``evals[seed, task, point, agent]``."""
     train = evals if train is None else train
-    return SeedRuns(method="hand", settings={}, tasks=("a", "b"), seeds=tuple(range(len(evals))),
-                    train_x=np.arange(1, train.shape[2] + 1), train=train,
-                    eval_x=np.arange(1, evals.shape[2] + 1), evals=evals, env_steps=0)
+    return SeedRuns(
+        method="hand",
+        settings={},
+        tasks=("a", "b"),
+        seeds=tuple(range(len(evals))),
+        train_x=np.arange(1, train.shape[2] + 1),
+        train=train,
+        eval_x=np.arange(1, evals.shape[2] + 1),
+        evals=evals,
+        env_steps=0,
+    )
 
 
 def test_mean_interval_is_the_student_t_interval():
@@ -97,8 +105,17 @@ def test_difference_averages_windows_and_checks_the_points():
     blocks[:, :, 1, :] = 6.0
     blocks[::2, :, 1, 0] += 1.0  # some spread in agent 1's second block
     q_like = hand_made_runs(per_game)
-    md_like = SeedRuns(method="md", settings={}, tasks=("a", "b"), seeds=(0, 1, 2, 3), train_x=np.array([3, 6]),
-                       train=blocks, eval_x=np.array([3, 6]), evals=blocks, env_steps=0)
+    md_like = SeedRuns(
+        method="md",
+        settings={},
+        tasks=("a", "b"),
+        seeds=(0, 1, 2, 3),
+        train_x=np.array([3, 6]),
+        train=blocks,
+        eval_x=np.array([3, 6]),
+        evals=blocks,
+        env_steps=0,
+    )
     d = difference(md_like, q_like, "training", window_b=3)
     np.testing.assert_array_equal(d.x, [3, 6])
     np.testing.assert_allclose(d.mean, [[0.0, 0.0], [0.5, 0.0]])
@@ -145,8 +162,17 @@ def test_paired_difference_matches_seeds_and_is_the_paired_t_interval():
     evals = rng.normal(20.0, 4.0, size=(6, 2, 3, 2))
     a = hand_made_runs(evals)  # seeds 0..5
     b_evals = evals[[4, 1, 0, 2]] + rng.normal(1.0, 0.5, size=(4, 2, 3, 2))
-    b = SeedRuns(method="b", settings={}, tasks=("a", "b"), seeds=(4, 1, 0, 2),
-                 train_x=a.train_x, train=b_evals, eval_x=a.eval_x, evals=b_evals, env_steps=0)
+    b = SeedRuns(
+        method="b",
+        settings={},
+        tasks=("a", "b"),
+        seeds=(4, 1, 0, 2),
+        train_x=a.train_x,
+        train=b_evals,
+        eval_x=a.eval_x,
+        evals=b_evals,
+        env_steps=0,
+    )
     d = difference(a, b, paired=True)
     assert d.n_seeds == 4
     xa = a.evals.mean(axis=1)[[0, 1, 2, 4]]
@@ -158,8 +184,17 @@ def test_paired_difference_matches_seeds_and_is_the_paired_t_interval():
             assert (d.low[point, agent], d.high[point, agent]) == pytest.approx((ci.low, ci.high))
     same = difference(a, a, paired=True)
     assert (same.mean == 0).all() and (same.low == 0).all() and (same.high == 0).all()
-    lonely = SeedRuns(method="c", settings={}, tasks=("a", "b"), seeds=(9, 0), train_x=a.train_x,
-                      train=evals[:2], eval_x=a.eval_x, evals=evals[:2], env_steps=0)
+    lonely = SeedRuns(
+        method="c",
+        settings={},
+        tasks=("a", "b"),
+        seeds=(9, 0),
+        train_x=a.train_x,
+        train=evals[:2],
+        eval_x=a.eval_x,
+        evals=evals[:2],
+        env_steps=0,
+    )
     with pytest.raises(ValueError, match="common seeds"):
         difference(a, lonely, paired=True)
 

@@ -92,8 +92,14 @@ def test_reproduce_leaves_nothing_when_the_disk_fills_up(tmp_path, monkeypatch):
 
     monkeypatch.setattr(plots, "save_figure", lambda fig, stem: full_disk(stem))
     plan = Plan.quick(seeds=2, workers=1)
-    plan = Plan(plan.q_learning.__class__(episodes=20, eval_every=10), plan.multidistral.__class__(
-        iterations=1, e_games=2, m_games=2), tasks=("task5",), symmetric_tasks=("task5",), seeds=2, workers=1)
+    plan = Plan(
+        plan.q_learning.__class__(episodes=20, eval_every=10),
+        plan.multidistral.__class__(iterations=1, e_games=2, m_games=2),
+        tasks=("task5",),
+        symmetric_tasks=("task5",),
+        seeds=2,
+        workers=1,
+    )
     with pytest.raises(OutputError, match="the disk is full"):
         reproduce(plan, tmp_path / "out", progress=False)
     assert list(tmp_path.iterdir()) == []

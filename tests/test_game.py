@@ -290,7 +290,9 @@ def test_nothing_happens_once_both_are_done():
 
 
 def test_unknown_contention_rule_is_an_error():
-    with pytest.raises(ValueError, match="unknown contention rule 'agent_1_wins': expected one of reference, both_blocked"):
+    with pytest.raises(
+        ValueError, match="unknown contention rule 'agent_1_wins': expected one of reference, both_blocked"
+    ):
         game.contention_code("agent_1_wins")
 
 

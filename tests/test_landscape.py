@@ -20,18 +20,37 @@ def table(values: dict, games_per_iteration: int = 150) -> pd.DataFrame:
     for (alpha, beta, distill), finals in values.items():
         for seed, final in enumerate(finals):
             settings = json.dumps({"distill": distill, "games_per_iteration": games_per_iteration})
-            rows.append(dict(method="multidistral", version="v1", alpha=alpha, beta=beta, seed=seed,
-                             settings=settings, final=final, games_to_95=np.nan if final < 0 else 10 * final,
-                             curve_01=final / 2, curve_02=final))
+            rows.append(
+                dict(
+                    method="multidistral",
+                    version="v1",
+                    alpha=alpha,
+                    beta=beta,
+                    seed=seed,
+                    settings=settings,
+                    final=final,
+                    games_to_95=np.nan if final < 0 else 10 * final,
+                    curve_01=final / 2,
+                    curve_02=final,
+                )
+            )
     frame = pd.DataFrame(rows)
     frame.attrs.update(alphas=sorted({k[0] for k in values}), betas=sorted({k[1] for k in values}))
     return frame
 
 
-FRAME = table({(0.0, 1.0, True): [3.0, 4.0, 5.0], (0.0, 1.0, False): [0.0, 0.0, 0.0],
-               (1.0, 1.0, True): [5.0, 5.0, 8.0], (1.0, 1.0, False): [6.0, 6.0, 6.0],
-               (0.0, 2.0, True): [-1.0, 2.0, 2.0], (0.0, 2.0, False): [1.0, 1.0, 1.0],
-               (1.0, 2.0, True): [9.0, 9.0, 9.0], (1.0, 2.0, False): [9.0, 9.0, 9.0]})
+FRAME = table(
+    {
+        (0.0, 1.0, True): [3.0, 4.0, 5.0],
+        (0.0, 1.0, False): [0.0, 0.0, 0.0],
+        (1.0, 1.0, True): [5.0, 5.0, 8.0],
+        (1.0, 1.0, False): [6.0, 6.0, 6.0],
+        (0.0, 2.0, True): [-1.0, 2.0, 2.0],
+        (0.0, 2.0, False): [1.0, 1.0, 1.0],
+        (1.0, 2.0, True): [9.0, 9.0, 9.0],
+        (1.0, 2.0, False): [9.0, 9.0, 9.0],
+    }
+)
 
 
 def t_interval(values):
@@ -60,8 +79,14 @@ def test_transfer_is_the_paired_difference_and_marks_cells_apart_from_zero():
 
 
 def test_transfer_needs_the_same_seeds_on_both_sides():
-    frame = FRAME[~((FRAME.alpha == 0.0) & (FRAME.beta == 1.0) & (FRAME.seed == 2)
-                    & FRAME.settings.str.contains('"distill": false'))]
+    frame = FRAME[
+        ~(
+            (FRAME.alpha == 0.0)
+            & (FRAME.beta == 1.0)
+            & (FRAME.seed == 2)
+            & FRAME.settings.str.contains('"distill": false')
+        )
+    ]
     frame.attrs.update(FRAME.attrs)
     with pytest.raises(ValueError, match="same seeds at alpha 0.0, beta 1.0"):
         landscape.transfer(frame)

@@ -45,18 +45,26 @@ def record_calls(monkeypatch, skip_greedy: bool = False) -> list[dict]:
     calls = []
     real = episodes.play_episodes
 
-    def spy(game_spec, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns,
-            lengths):
-        call = dict(game=game_spec, rule=rule, q=q, q_before=q.copy(), log_pi0=log_pi0.copy(), n=n,
-                    count=count_visits, counts=counts, counts_before=counts.copy())
+    def spy(game_spec, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns, lengths):
+        call = dict(
+            game=game_spec,
+            rule=rule,
+            q=q,
+            q_before=q.copy(),
+            log_pi0=log_pi0.copy(),
+            n=n,
+            count=count_visits,
+            counts=counts,
+            counts_before=counts.copy(),
+        )
         if skip_greedy and rule.mode == episodes.DISTRAL_GREEDY:
             returns[:] = 0.0
             steps = 0
         else:
-            steps = real(game_spec, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma,
-                         returns, lengths)
-        calls.append(call | dict(q_after=q.copy(), counts_after=counts.copy(), returns=returns[:n].copy(),
-                                 steps=steps))
+            steps = real(
+                game_spec, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns, lengths
+            )
+        calls.append(call | dict(q_after=q.copy(), counts_after=counts.copy(), returns=returns[:n].copy(), steps=steps))
         return steps
 
     monkeypatch.setattr(episodes, "play_episodes", spy)
@@ -178,8 +186,12 @@ def test_the_greedy_policy_takes_the_argmax_of_the_distral_logits():
     arrays = game.game_arrays(task)
     shape = (2, game.observation_count(task.n_cells), game.N_ACTIONS)
     q, log_pi0 = np.zeros(shape), np.full(shape, np.log(0.2))
-    starts = [game.agent_observation(arrays.cell_index, arrays.n_cells, arrays.starts, np.zeros(2, np.int64),
-                                     np.zeros(2, np.bool_), agent, True) for agent in (0, 1)]
+    starts = [
+        game.agent_observation(
+            arrays.cell_index, arrays.n_cells, arrays.starts, np.zeros(2, np.int64), np.zeros(2, np.bool_), agent, True
+        )
+        for agent in (0, 1)
+    ]
     alpha, beta = 0.7, 0.8
     q[0, starts[0]] = [0.0, 1.0, 2.0, 0.5, -1.0]
     pi0 = np.array([0.1, 0.25, 0.05, 0.3, 0.3])
@@ -234,10 +246,13 @@ def test_a_greedy_run_plays_its_learned_policy_greedily():
     result = MultiDistral(evaluation="greedy", **SMALL).run("task1", seed=0, keep_tables=True)
     policy = learned_policy(result)
     task, settings = load_task("task1"), result.settings
-    s = game.agent_observation(task.cell_index, task.n_cells, np.array(task.starts), np.zeros(2, np.int64),
-                               np.zeros(2, np.bool_), 0, True)
-    logits = (settings["alpha"] * np.log(np.maximum(result.tables["prior"][0, s], settings["pi0_floor"]))
-              + settings["beta"] * result.tables["q"][0, 0, s])
+    s = game.agent_observation(
+        task.cell_index, task.n_cells, np.array(task.starts), np.zeros(2, np.int64), np.zeros(2, np.bool_), 0, True
+    )
+    logits = (
+        settings["alpha"] * np.log(np.maximum(result.tables["prior"][0, s], settings["pi0_floor"]))
+        + settings["beta"] * result.tables["q"][0, 0, s]
+    )
     best = logits == logits.max()
     np.testing.assert_array_equal(policy.probabilities(0, s), best / best.sum())
     sampled = learned_policy(replace(result, evaluation="sampled"))
@@ -279,8 +294,9 @@ def test_an_absent_agent_never_blocks(agent):
         q[agent, task.cell_index[cell], action] = 1.0
     spec = episodes.game_spec(task, alone=agent)
     counts, returns, lengths = np.zeros_like(q), np.empty((1, 2)), np.empty(1, np.int64)
-    steps_taken = episodes.play_episodes(spec, episodes.rule(episodes.GREEDY), q, NO_TABLE, 0, 1, True, counts, 1.0,
-                                         0.99, returns, lengths)
+    steps_taken = episodes.play_episodes(
+        spec, episodes.rule(episodes.GREEDY), q, NO_TABLE, 0, 1, True, counts, 1.0, 0.99, returns, lengths
+    )
     assert steps_taken == lengths[0] == 18
     assert returns[0, agent] == pytest.approx(lone_return(18, 0.99), rel=1e-14) and returns[0, other] == 0.0
     np.testing.assert_array_equal(counts[agent] > 0, q[agent] > 0)
@@ -312,15 +328,18 @@ def test_agents_alone_play_their_own_games_over_free_cells(monkeypatch):
         assert not (call["counts_after"][absent] != call["counts_before"][absent]).any()
         assert call["q"].shape == (2, 23, 5)
     for it in range(3):
-        iteration = calls[per_iteration * it: per_iteration * (it + 1)]
+        iteration = calls[per_iteration * it : per_iteration * (it + 1)]
         for task in range(2):
-            e = iteration[6 * task: 6 * task + 2]
-            sampled = iteration[6 * task + 2: 6 * task + 4]
-            greedy = iteration[12 + 2 * task: 14 + 2 * task]
+            e = iteration[6 * task : 6 * task + 2]
+            sampled = iteration[6 * task + 2 : 6 * task + 4]
+            greedy = iteration[12 + 2 * task : 14 + 2 * task]
             for agent in (0, 1):
                 own = [games[agent]["returns"].mean(axis=0)[agent] for games in (e, sampled, greedy)]
-                assert own == [result.train_return[task, it, agent], result.eval_returns["sampled"][task, it, agent],
-                               result.eval_returns["greedy"][task, it, agent]]
+                assert own == [
+                    result.train_return[task, it, agent],
+                    result.eval_returns["sampled"][task, it, agent],
+                    result.eval_returns["greedy"][task, it, agent],
+                ]
     # each lone return is at most the lone optimum of its agent
     for task, name in enumerate(["task1", "task5"]):
         for agent in (0, 1):
@@ -340,8 +359,9 @@ def test_alone_v1_distils_per_agent_and_v2_pools_the_cell_counts(monkeypatch, ve
         np.testing.assert_array_equal(pi0[0], pi0[1])
         pooled = last_counts.sum(axis=0)
         visited = pooled.sum(axis=1) > 0
-        np.testing.assert_allclose(pi0[0][visited], pooled[visited] / pooled[visited].sum(axis=1, keepdims=True),
-                                   rtol=1e-14)
+        np.testing.assert_allclose(
+            pi0[0][visited], pooled[visited] / pooled[visited].sum(axis=1, keepdims=True), rtol=1e-14
+        )
     else:
         assert (pi0[0] != pi0[1]).any()
 
@@ -381,8 +401,9 @@ def test_a_lone_agent_at_beta_10_reaches_the_exact_lone_soft_optimum(agent):
     of two moves in the 200 games would cost 0.009, hence the tolerance of 0.005."""
     optimum = lone_soft_optimum("task1", agent, 0.7, 10.0)
     assert optimum.arrival == pytest.approx(1.0, abs=1e-9)
-    method = MultiDistral(players="alone", alpha=0.7, beta=10.0, iterations=1, e_games=1000, m_games=1,
-                          protocol=Protocol(eval_games=200))
+    method = MultiDistral(
+        players="alone", alpha=0.7, beta=10.0, iterations=1, e_games=1000, m_games=1, protocol=Protocol(eval_games=200)
+    )
     for seed in (0, 1):
         result = method.run("task1", seed=seed)
         assert result.eval_return[0, 0, agent] == pytest.approx(optimum.task_return, abs=0.005)
@@ -402,8 +423,13 @@ def diagnosis():
 def lone_arrival(result, agent: int) -> float:
     """Exact probability that the final policy of task 1 (eq. 5 with its prior) arrives in 200 steps."""
     settings = result.settings
-    policy = distral_policy(result.tables["q"][0, agent], result.tables["prior"][agent], settings["alpha"],
-                            settings["beta"], settings["pi0_floor"])
+    policy = distral_policy(
+        result.tables["q"][0, agent],
+        result.tables["prior"][agent],
+        settings["alpha"],
+        settings["beta"],
+        settings["pi0_floor"],
+    )
     return policy_return(lone_mdp("task1", agent), policy, 0.99)[1]
 
 

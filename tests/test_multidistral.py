@@ -32,20 +32,25 @@ SMALL_Q = dict(episodes=200, eval_every=50, protocol=Protocol(eval_games=4))
 def same_run(a: RunResult, b: RunResult) -> bool:
     """Bit-for-bit equality of everything a run produced."""
     arrays = ("train_x", "train_return", "eval_x", "eval_return")
-    return (all(np.array_equal(getattr(a, k), getattr(b, k)) for k in arrays)
-            and a.env_steps == b.env_steps and a.tables.keys() == b.tables.keys()
-            and all(np.array_equal(a.tables[k], b.tables[k]) for k in a.tables)
-            and a.eval_returns.keys() == b.eval_returns.keys()
-            and all(np.array_equal(a.eval_returns[k], b.eval_returns[k]) for k in a.eval_returns))
+    return (
+        all(np.array_equal(getattr(a, k), getattr(b, k)) for k in arrays)
+        and a.env_steps == b.env_steps
+        and a.tables.keys() == b.tables.keys()
+        and all(np.array_equal(a.tables[k], b.tables[k]) for k in a.tables)
+        and a.eval_returns.keys() == b.eval_returns.keys()
+        and all(np.array_equal(a.eval_returns[k], b.eval_returns[k]) for k in a.eval_returns)
+    )
 
 
 @pytest.fixture(scope="module")
 def runs():
     """One small run of each version, with and without carried Q tables, seed 0."""
     return {
-        (version, carry): MultiDistral(version=version, carry_q=carry, **SMALL).run("original", seed=0,
-                                                                                   keep_tables=True)
-        for version in ("v1", "v2") for carry in (True, False)
+        (version, carry): MultiDistral(version=version, carry_q=carry, **SMALL).run(
+            "original", seed=0, keep_tables=True
+        )
+        for version in ("v1", "v2")
+        for carry in (True, False)
     }
 
 
@@ -119,32 +124,59 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
     real = episodes.play_episodes
 
     def spy(game, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns, lengths):
-        calls.append(dict(rule=rule, q_before=q.copy(), q=q, log_pi0=log_pi0.copy(), n=n, count=count_visits,
-                          counts=counts, count_gamma=count_gamma, return_gamma=return_gamma))
-        steps = real(game, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns,
-                     lengths)
+        calls.append(
+            dict(
+                rule=rule,
+                q_before=q.copy(),
+                q=q,
+                log_pi0=log_pi0.copy(),
+                n=n,
+                count=count_visits,
+                counts=counts,
+                count_gamma=count_gamma,
+                return_gamma=return_gamma,
+            )
+        )
+        steps = real(
+            game, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns, lengths
+        )
         calls[-1]["counts_after"] = counts.copy()
         return steps
 
     monkeypatch.setattr(episodes, "play_episodes", spy)
-    method = MultiDistral(version=version, carry_q=carry_q, alpha=0.6, beta=1.5, gamma=0.95, learning_rate=0.3,
-                          iterations=3, e_games=4, m_games=6, pi0_floor=1e-3, protocol=Protocol(eval_games=2))
+    method = MultiDistral(
+        version=version,
+        carry_q=carry_q,
+        alpha=0.6,
+        beta=1.5,
+        gamma=0.95,
+        learning_rate=0.3,
+        iterations=3,
+        e_games=4,
+        m_games=6,
+        pi0_floor=1e-3,
+        protocol=Protocol(eval_games=2),
+    )
     result = method.run(["task1", "task5"], seed=0, keep_tables=True)
     per_iteration = 2 * 3 + 2  # tasks x (E, sampled evaluation, M), then tasks x greedy evaluation
     assert len(calls) == 3 * per_iteration
     prior = np.full((2, 26_450, 5), 0.2)
     for it in range(3):
-        iteration = calls[per_iteration * it: per_iteration * (it + 1)]
+        iteration = calls[per_iteration * it : per_iteration * (it + 1)]
         counts = iteration[2]["counts_after"] + iteration[5]["counts_after"]  # eq. 6 sums over tasks
         expected_log_prior = np.log(np.maximum(prior, 1e-3))
         for task in range(2):
-            e, ev, m = iteration[3 * task: 3 * task + 3]
+            e, ev, m = iteration[3 * task : 3 * task + 3]
             greedy = iteration[6 + task]
             assert (e["n"], ev["n"], m["n"], greedy["n"]) == (4, 2, 6, 2)
             assert e["rule"].mode == ev["rule"].mode == m["rule"].mode == episodes.SOFT
             assert greedy["rule"].mode == episodes.DISTRAL_GREEDY
-            assert (e["rule"].learn, ev["rule"].learn, m["rule"].learn, greedy["rule"].learn) == (True, False, False,
-                                                                                                 False)
+            assert (e["rule"].learn, ev["rule"].learn, m["rule"].learn, greedy["rule"].learn) == (
+                True,
+                False,
+                False,
+                False,
+            )
             assert (e["count"], ev["count"], m["count"], greedy["count"]) == (False, False, True, False)
             assert (e["rule"].alpha, e["rule"].beta, e["rule"].gamma, e["rule"].learning_rate) == (0.6, 1.5, 0.95, 0.3)
             for call in (ev, m, greedy):
@@ -161,9 +193,10 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
             assert e["q_before"].any() == (carry_q and it > 0)  # carried, or restarted from zero
         prior = distill(counts, version)
     np.testing.assert_array_equal(result.tables["pi0"], prior)
-    first = calls[per_iteration: 2 * per_iteration]
-    np.testing.assert_array_equal(result.tables["prior"],
-                                  distill(first[2]["counts_after"] + first[5]["counts_after"], version))
+    first = calls[per_iteration : 2 * per_iteration]
+    np.testing.assert_array_equal(
+        result.tables["prior"], distill(first[2]["counts_after"] + first[5]["counts_after"], version)
+    )
 
 
 # --- validation ------------------------------------------------------------------------------------
@@ -172,6 +205,7 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
 @pytest.fixture()
 def no_work(monkeypatch):
     """Make any game or seeding fail the test: errors must come before any work."""
+
     def forbidden(*args, **kwargs):
         raise AssertionError("work started before the settings were checked")
 
@@ -181,47 +215,53 @@ def no_work(monkeypatch):
     monkeypatch.setattr(experiments, "_run_one", forbidden)
 
 
-@pytest.mark.parametrize("settings, message", [
-    (dict(alpha=-0.1), r"alpha must lie in \[0, 1\], got -0.1"),
-    (dict(alpha=1.5), r"alpha must lie in \[0, 1\], got 1.5"),
-    (dict(alpha=float("nan")), r"alpha must lie in \[0, 1\], got nan"),
-    (dict(beta=0.0), r"beta must lie in \(0, inf\), got 0.0"),
-    (dict(beta=-2.0), r"beta must lie in \(0, inf\), got -2.0"),
-    (dict(beta=float("inf")), r"beta must lie in \(0, inf\), got inf"),
-    (dict(iterations=-1), r"iterations must be an integer >= 1, got -1"),
-    (dict(iterations=0), r"iterations must be an integer >= 1, got 0"),
-    (dict(e_games=-5), r"e_games must be an integer >= 1, got -5"),
-    (dict(m_games=2.5), r"m_games must be an integer >= 1, got 2.5"),
-    (dict(version="v3"), r"version must be one of v1, v2, got 'v3'"),
-    (dict(gamma=1.0), r"gamma must lie in \[0, 1\), got 1.0"),
-    (dict(learning_rate=0.0), r"learning_rate must lie in \(0, 1\], got 0.0"),
-    (dict(carry_q="yes"), r"carry_q must be True or False, got 'yes'"),
-    (dict(protocol=Protocol(eval_games=-1)), r"eval_games must be an integer >= 1, got -1"),
-    (dict(protocol=Protocol(contention="polite")), r"contention must be one of reference, both_blocked"),
-    (dict(q_init=float("nan")), r"q_init must be a finite number or 'wander', got nan"),
-    (dict(q_init=float("-inf")), r"q_init must be a finite number or 'wander', got -inf"),
-    (dict(q_init="optimistic"), r"q_init must be a finite number or 'wander', got 'optimistic'"),
-    (dict(q_init=True), r"q_init must be a finite number or 'wander', got True"),
-    (dict(q_init=None), r"q_init must be a finite number or 'wander', got None"),
-    (dict(distill="no"), r"distill must be True or False, got 'no'"),
-    (dict(distill=0), r"distill must be True or False, got 0"),
-    (dict(rollouts_learn=1), r"rollouts_learn must be True or False, got 1"),
-    (dict(evaluation="mean"), r"evaluation must be one of sampled, greedy, got 'mean'"),
-    (dict(evaluation=None), r"evaluation must be one of sampled, greedy, got None"),
-    (dict(players="solo"), r"players must be one of both, alone, got 'solo'"),
-    (dict(players=1), r"players must be one of both, alone, got 1"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(alpha=-0.1), r"alpha must lie in \[0, 1\], got -0.1"),
+        (dict(alpha=1.5), r"alpha must lie in \[0, 1\], got 1.5"),
+        (dict(alpha=float("nan")), r"alpha must lie in \[0, 1\], got nan"),
+        (dict(beta=0.0), r"beta must lie in \(0, inf\), got 0.0"),
+        (dict(beta=-2.0), r"beta must lie in \(0, inf\), got -2.0"),
+        (dict(beta=float("inf")), r"beta must lie in \(0, inf\), got inf"),
+        (dict(iterations=-1), r"iterations must be an integer >= 1, got -1"),
+        (dict(iterations=0), r"iterations must be an integer >= 1, got 0"),
+        (dict(e_games=-5), r"e_games must be an integer >= 1, got -5"),
+        (dict(m_games=2.5), r"m_games must be an integer >= 1, got 2.5"),
+        (dict(version="v3"), r"version must be one of v1, v2, got 'v3'"),
+        (dict(gamma=1.0), r"gamma must lie in \[0, 1\), got 1.0"),
+        (dict(learning_rate=0.0), r"learning_rate must lie in \(0, 1\], got 0.0"),
+        (dict(carry_q="yes"), r"carry_q must be True or False, got 'yes'"),
+        (dict(protocol=Protocol(eval_games=-1)), r"eval_games must be an integer >= 1, got -1"),
+        (dict(protocol=Protocol(contention="polite")), r"contention must be one of reference, both_blocked"),
+        (dict(q_init=float("nan")), r"q_init must be a finite number or 'wander', got nan"),
+        (dict(q_init=float("-inf")), r"q_init must be a finite number or 'wander', got -inf"),
+        (dict(q_init="optimistic"), r"q_init must be a finite number or 'wander', got 'optimistic'"),
+        (dict(q_init=True), r"q_init must be a finite number or 'wander', got True"),
+        (dict(q_init=None), r"q_init must be a finite number or 'wander', got None"),
+        (dict(distill="no"), r"distill must be True or False, got 'no'"),
+        (dict(distill=0), r"distill must be True or False, got 0"),
+        (dict(rollouts_learn=1), r"rollouts_learn must be True or False, got 1"),
+        (dict(evaluation="mean"), r"evaluation must be one of sampled, greedy, got 'mean'"),
+        (dict(evaluation=None), r"evaluation must be one of sampled, greedy, got None"),
+        (dict(players="solo"), r"players must be one of both, alone, got 'solo'"),
+        (dict(players=1), r"players must be one of both, alone, got 1"),
+    ],
+)
 def test_bad_multidistral_settings_are_refused(no_work, settings, message):
     with pytest.raises(ValueError, match=message):
         MultiDistral(**settings)
 
 
-@pytest.mark.parametrize("settings, message", [
-    (dict(episodes=-3), r"episodes must be an integer >= 1, got -3"),
-    (dict(learning_rate=1.5), r"learning_rate must lie in \(0, 1\], got 1.5"),
-    (dict(epsilon_min=-0.5), r"epsilon_min must lie in \[0, 1\], got -0.5"),
-    (dict(eval_every=0), r"eval_every must be an integer >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(episodes=-3), r"episodes must be an integer >= 1, got -3"),
+        (dict(learning_rate=1.5), r"learning_rate must lie in \(0, 1\], got 1.5"),
+        (dict(epsilon_min=-0.5), r"epsilon_min must lie in \[0, 1\], got -0.5"),
+        (dict(eval_every=0), r"eval_every must be an integer >= 1, got 0"),
+    ],
+)
 def test_bad_q_learning_settings_are_refused(no_work, settings, message):
     with pytest.raises(ValueError, match=message):
         QLearning(**settings)
@@ -242,8 +282,11 @@ def test_unknown_tasks_are_refused_before_any_game(no_work, method):
 # --- reproducibility ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", [MultiDistral(version="v1", **SMALL), MultiDistral(version="v2", **SMALL),
-                                    QLearning(**SMALL_Q)], ids=["v1", "v2", "q"])
+@pytest.mark.parametrize(
+    "method",
+    [MultiDistral(version="v1", **SMALL), MultiDistral(version="v2", **SMALL), QLearning(**SMALL_Q)],
+    ids=["v1", "v2", "q"],
+)
 def test_a_seed_fixes_the_run_bit_for_bit(method):
     first = method.run(["task1", "task4"], seed=3, keep_tables=True)
     other = method.run(["task1", "task4"], seed=4, keep_tables=True)  # in between: another stream
@@ -253,8 +296,9 @@ def test_a_seed_fixes_the_run_bit_for_bit(method):
     assert not same_run(first, other)
 
 
-@pytest.mark.parametrize("method", [MultiDistral(version="v2", **SMALL), QLearning(**SMALL_Q)],
-                         ids=["multidistral", "q"])
+@pytest.mark.parametrize(
+    "method", [MultiDistral(version="v2", **SMALL), QLearning(**SMALL_Q)], ids=["multidistral", "q"]
+)
 def test_run_seeds_is_the_same_on_one_or_two_workers(method):
     one = experiments.run_seeds(method, "original", seeds=[5, 1, 7], workers=1, progress=False)
     two = experiments.run_seeds(method, "original", seeds=[5, 1, 7], workers=2, progress=False)
@@ -290,8 +334,7 @@ def test_a_task_sent_to_a_worker_runs_on_the_kernels_already_compiled():
 
 
 def test_evaluation_reports_per_agent_means_and_t_intervals():
-    runs = experiments.run_seeds(MultiDistral(version="v1", **SMALL), "original", seeds=5, workers=1,
-                                 progress=False)
+    runs = experiments.run_seeds(MultiDistral(version="v1", **SMALL), "original", seeds=5, workers=1, progress=False)
     summary = runs.evaluation()
     per_seed = runs.evals.mean(axis=1)  # task-averaged return: (seeds, points, agents)
     assert summary.n_seeds == 5 and per_seed.shape == (5, 3, 2)
@@ -323,8 +366,9 @@ def test_equal_games_gives_q_learning_as_many_games_as_multidistral():
     """compare_equal_games: Q-learning gets exactly iterations x (E + M games) episodes per task
     and is evaluated at the same points as MultiDistral."""
     md = replace(MultiDistral(**SMALL), iterations=2)
-    result = experiments.compare_equal_games(md, QLearning(), tasks=["task1", "task5"], seeds=2, workers=1,
-                                             progress=False)
+    result = experiments.compare_equal_games(
+        md, QLearning(), tasks=["task1", "task5"], seeds=2, workers=1, progress=False
+    )
     assert result.games_per_task == 40
     np.testing.assert_array_equal(result.q_learning.eval_x, result.multidistral.eval_x)
     assert result.q_learning.train.shape == (2, 2, 40, 2)

@@ -25,27 +25,33 @@ def sanitize(text: str) -> str:
     return text
 
 
-@pytest.mark.parametrize("one, other", [
-    ("54.943094342932724", "54.9430943429327"),
-    ("54.94309434293271", "54.94309434293272"),
-    ("2.4088754690709577", "2.408875469070958"),
-    ("value 0.1234567890123456 at", "value 0.1234567890123999 at"),
-    ("[54.943094342932724, 2.4088754690709577]", "[54.9430943429327, 2.408875469070958]"),
-    ("<Foo at 0x7f3a2b1c9d80>", "<Foo at 0x7f00aa11bb22>"),
-])
+@pytest.mark.parametrize(
+    "one, other",
+    [
+        ("54.943094342932724", "54.9430943429327"),
+        ("54.94309434293271", "54.94309434293272"),
+        ("2.4088754690709577", "2.408875469070958"),
+        ("value 0.1234567890123456 at", "value 0.1234567890123999 at"),
+        ("[54.943094342932724, 2.4088754690709577]", "[54.9430943429327, 2.408875469070958]"),
+        ("<Foo at 0x7f3a2b1c9d80>", "<Foo at 0x7f00aa11bb22>"),
+    ],
+)
 def test_cpu_dependent_digits_are_normalised(one, other):
     assert one != other and sanitize(one) == sanitize(other)
 
 
-@pytest.mark.parametrize("one, other", [
-    ("54.943094342932724", "55.943094342932724"),  # a changed first decimal...
-    ("54.943094342932724", "54.843094342932724"),
-    ("54.943094342932724", "54.943104342932724"),  # ... or fifth decimal still fails
-    ("54.9430943429327", "54.94309"),  # a full-precision float is not a short one
-    ("54.94", "54.95"),  # short floats are compared as they are
-    ("0.1234567890", "0.1234567891"),  # ten decimals: not a full-precision repr, left alone
-    ("12 seeds", "13 seeds"),
-])
+@pytest.mark.parametrize(
+    "one, other",
+    [
+        ("54.943094342932724", "55.943094342932724"),  # a changed first decimal...
+        ("54.943094342932724", "54.843094342932724"),
+        ("54.943094342932724", "54.943104342932724"),  # ... or fifth decimal still fails
+        ("54.9430943429327", "54.94309"),  # a full-precision float is not a short one
+        ("54.94", "54.95"),  # short floats are compared as they are
+        ("0.1234567890", "0.1234567891"),  # ten decimals: not a full-precision repr, left alone
+        ("12 seeds", "13 seeds"),
+    ],
+)
 def test_real_changes_still_fail(one, other):
     assert sanitize(one) != sanitize(other)
 

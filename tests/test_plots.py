@@ -15,8 +15,17 @@ from mdlib.plots import figure_setting  # noqa: E402
 
 def runs_with(evals: np.ndarray) -> SeedRuns:
     x = np.arange(1, evals.shape[2] + 1) * 150
-    return SeedRuns(method="multidistral_v1", settings={}, tasks=("a", "b"), seeds=tuple(range(len(evals))),
-                    train_x=x, train=evals, eval_x=x, evals=evals, env_steps=0)
+    return SeedRuns(
+        method="multidistral_v1",
+        settings={},
+        tasks=("a", "b"),
+        seeds=tuple(range(len(evals))),
+        train_x=x,
+        train=evals,
+        eval_x=x,
+        evals=evals,
+        env_steps=0,
+    )
 
 
 def test_figure_setting_draws_both_agents_the_optimum_and_the_reference():

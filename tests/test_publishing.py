@@ -88,6 +88,7 @@ def fake_site(folder: Path) -> Path:
 @pytest.fixture
 def make_pdf(capsys):
     """The command's ``main``, in this process: (exit code, what it printed, its error output)."""
+
     def run(*args: str) -> subprocess.CompletedProcess:
         code = book_pdf.main(list(args))
         printed = capsys.readouterr()
@@ -96,11 +97,14 @@ def make_pdf(capsys):
     return run
 
 
-@pytest.mark.parametrize("out, reason", [
-    ("book.txt", "must end in .pdf"),
-    ("folder.pdf/", "is a folder"),
-    ("afile/book.pdf", "is a file, not a folder"),
-])
+@pytest.mark.parametrize(
+    "out, reason",
+    [
+        ("book.txt", "must end in .pdf"),
+        ("folder.pdf/", "is a folder"),
+        ("afile/book.pdf", "is a file, not a folder"),
+    ],
+)
 def test_make_pdf_refuses_a_bad_output_path_in_one_line_before_printing(tmp_path, make_pdf, out, reason):
     site = fake_site(tmp_path / "html")
     (tmp_path / "folder.pdf").mkdir()
@@ -128,14 +132,18 @@ def test_make_pdf_refuses_a_missing_chromium_before_printing(tmp_path, make_pdf)
 
 
 def test_chapter_titles_are_the_first_heading_in_plain_text():
-    page = ('<nav><h1>menu</h1></nav><article class="bd-article"><section><h1>Distral: '
-            '<span class="math">\\(\\pi_0\\)</span> &amp; co<a class="headerlink" href="#d">#</a></h1>')
+    page = (
+        '<nav><h1>menu</h1></nav><article class="bd-article"><section><h1>Distral: '
+        '<span class="math">\\(\\pi_0\\)</span> &amp; co<a class="headerlink" href="#d">#</a></h1>'
+    )
     assert book_pdf.page_title(page) == "Distral: \\pi_0 & co"
 
 
 def test_the_site_glue_fixes_exactly_the_two_known_markups():
-    body = ('<details class="admonition hide above-input">\n<summary aria-label="Toggle hidden content">\n'
-            '<div role="list" class="citation-list">\n<div class="citation" id="id5" role="doc-biblioentry">')
+    body = (
+        '<details class="admonition hide above-input">\n<summary aria-label="Toggle hidden content">\n'
+        '<div role="list" class="citation-list">\n<div class="citation" id="id5" role="doc-biblioentry">'
+    )
     fixed = mdlib_site.fix_body(body)
     assert "aria-label" not in fixed and "<summary>" in fixed
     assert 'role="listitem"' in fixed and "doc-biblioentry" not in fixed and 'role="list"' in fixed

@@ -42,8 +42,9 @@ def path_observations(trajectory: game.Trajectory):
     for t, joint in enumerate(trajectory.actions):
         for agent in (0, 1):
             if not trajectory.done[t][agent]:
-                s = game.agent_observation(arrays.cell_index, arrays.n_cells, trajectory.positions[t],
-                                           prev, trajectory.done[t], agent, True)
+                s = game.agent_observation(
+                    arrays.cell_index, arrays.n_cells, trajectory.positions[t], prev, trajectory.done[t], agent, True
+                )
                 taken.append((agent, int(s), int(joint[agent]), t))
         prev = np.asarray(joint, np.int64)
     return taken
@@ -56,14 +57,21 @@ def scripted(actions):
 
 def no_exploration_rule(learn, gamma=0.9, learning_rate=1.0):
     """Epsilon-greedy with epsilon = 0 + 1 * exp(-1000 * episode) = 0 from episode 1 on."""
-    return episodes.rule(episodes.EPSILON_GREEDY, learn=learn, learning_rate=learning_rate, gamma=gamma,
-                         epsilon_min=0.0, epsilon_decay=1000.0)
+    return episodes.rule(
+        episodes.EPSILON_GREEDY,
+        learn=learn,
+        learning_rate=learning_rate,
+        gamma=gamma,
+        epsilon_min=0.0,
+        epsilon_decay=1000.0,
+    )
 
 
 def play(spec, rule, q, n_episodes=1, first_episode=1):
     returns, lengths = np.empty((n_episodes, 2)), np.empty(n_episodes, np.int64)
-    episodes.play_episodes(spec, rule, q, NO_TABLE, first_episode, n_episodes, False, NO_TABLE, 1.0,
-                           RETURN_GAMMA, returns, lengths)
+    episodes.play_episodes(
+        spec, rule, q, NO_TABLE, first_episode, n_episodes, False, NO_TABLE, 1.0, RETURN_GAMMA, returns, lengths
+    )
     return returns, lengths
 
 
@@ -157,8 +165,9 @@ def test_epsilon_schedule():
     for episode in (0, 100, 500, 3000):
         counts = np.zeros_like(q)
         for _ in range(60):  # 60 one-episode calls, each at this episode's epsilon
-            episodes.play_episodes(spec, rule, q, NO_TABLE, episode, 1, True, counts, 1.0,
-                                   RETURN_GAMMA, returns, lengths)
+            episodes.play_episodes(
+                spec, rule, q, NO_TABLE, episode, 1, True, counts, 1.0, RETURN_GAMMA, returns, lengths
+            )
         n = counts.sum()
         assert n >= 8000
         observed = counts[:, :, 1:].sum() / n
@@ -201,8 +210,10 @@ def test_learns_most_of_the_joint_optimum_on_task_1(seed):
     arrays = game.game_arrays(task("task1"))
 
     def greedy(pos, done, prev, t):
-        return [int(np.argmax(q[a, game.agent_observation(arrays.cell_index, arrays.n_cells, pos, prev,
-                                                          done, a, True)])) for a in (0, 1)]
+        return [
+            int(np.argmax(q[a, game.agent_observation(arrays.cell_index, arrays.n_cells, pos, prev, done, a, True)]))
+            for a in (0, 1)
+        ]
 
     trajectory = game.play(task("task1"), greedy)
     assert trajectory.done[-1].all()

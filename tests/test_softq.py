@@ -147,12 +147,10 @@ def test_soft_q_learning_with_alpha_zero_and_large_beta_learns_hard_values(mdp):
 # --- (c) numerical stability -------------------------------------------------------------------
 
 
-HUGE_Q = np.array([[100.0, 99.5, 100.2, -100.0, 100.1],
-                   [100.0, 100.0, 100.0, 100.0, 100.0],
-                   [-100.0, 100.0, 0.0, 99.99, 42.0]])
-TINY_PI0 = np.array([[0.0, 1e-300, 1.0, 0.0, 0.0],
-                     [1e-300, 1e-300, 1e-300, 1e-300, 1.0],
-                     [0.0, 0.0, 0.0, 0.0, 1.0]])
+HUGE_Q = np.array(
+    [[100.0, 99.5, 100.2, -100.0, 100.1], [100.0, 100.0, 100.0, 100.0, 100.0], [-100.0, 100.0, 0.0, 99.99, 42.0]]
+)
+TINY_PI0 = np.array([[0.0, 1e-300, 1.0, 0.0, 0.0], [1e-300, 1e-300, 1e-300, 1e-300, 1.0], [0.0, 0.0, 0.0, 0.0, 1.0]])
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.7, 1.0])
@@ -224,8 +222,9 @@ def _task5_down_path():
     taken, prev = [], np.zeros(2, np.int64)
     for t in range(len(trajectory)):
         for agent in (0, 1):
-            s = game.agent_observation(arrays.cell_index, arrays.n_cells, trajectory.positions[t], prev,
-                                       trajectory.done[t], agent, True)
+            s = game.agent_observation(
+                arrays.cell_index, arrays.n_cells, trajectory.positions[t], prev, trajectory.done[t], agent, True
+            )
             taken.append((agent, int(s), t))
         prev = trajectory.actions[t]
     return task, taken
@@ -268,8 +267,12 @@ def test_the_game_loop_samples_actions_from_eq_5():
     arrays = game.game_arrays(task)
     shape = (2, game.observation_count(task.n_cells), game.N_ACTIONS)
     q, log_pi0 = np.zeros(shape), np.zeros(shape)
-    starts = [game.agent_observation(arrays.cell_index, arrays.n_cells, arrays.starts, np.zeros(2, np.int64),
-                                     np.zeros(2, np.bool_), agent, True) for agent in (0, 1)]
+    starts = [
+        game.agent_observation(
+            arrays.cell_index, arrays.n_cells, arrays.starts, np.zeros(2, np.int64), np.zeros(2, np.bool_), agent, True
+        )
+        for agent in (0, 1)
+    ]
     q[0, starts[0]] = [0.0, 1.0, 2.0, 0.5, -1.0]
     q[1, starts[1]] = [1.0, -0.5, 0.0, 1.5, 0.2]
     pi0 = np.array([[0.1, 0.3, 0.05, 0.25, 0.3], [0.4, 0.1, 0.2, 0.1, 0.2]])

@@ -50,7 +50,9 @@ def straight_path_length(task, agent: int) -> int:
     if c0 == c1:  # same column: straight down or up
         cells = [(r, c0) for r in _between(r0, r1)]
     else:
-        cells = [(r, c0) for r in _between(r0, 3)] + [(3, c) for c in _between(c0, c1)] + [(r, c1) for r in _between(3, r1)]
+        cells = (
+            [(r, c0) for r in _between(r0, 3)] + [(3, c) for c in _between(c0, c1)] + [(r, c1) for r in _between(3, r1)]
+        )
     assert all(not task.walls[cell] for cell in cells), f"blocked path for agent {agent + 1}"
     return len(cells)
 

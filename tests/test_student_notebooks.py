@@ -30,8 +30,10 @@ from mdlib.student import NotebookError, strip_solutions, student_notebooks
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "notebooks"
 
-COLAB = ('import sys\n\nif "google.colab" in sys.modules:\n'
-         '    print("installing mdlib")  # the chapters pip-install mdlib here\n')
+COLAB = (
+    'import sys\n\nif "google.colab" in sys.modules:\n'
+    '    print("installing mdlib")  # the chapters pip-install mdlib here\n'
+)
 
 STUB = '''from mdlib.exercises import check_soft_value
 
@@ -43,7 +45,7 @@ def soft_value(q, pi0, alpha, beta):
 
 check_soft_value(soft_value)'''
 
-REFERENCE = '''import numpy as np
+REFERENCE = """import numpy as np
 
 
 def soft_value(q, pi0, alpha, beta):  # SECRET_CODE_GATED
@@ -54,7 +56,7 @@ def soft_value(q, pi0, alpha, beta):  # SECRET_CODE_GATED
     return (top[..., 0] + np.log(np.exp(logits - top).sum(axis=-1))) / beta
 
 
-assert check_soft_value(soft_value)'''
+assert check_soft_value(soft_value)"""
 
 
 def tagged(cell, *tags):
@@ -67,8 +69,11 @@ def synthetic_chapter() -> nbformat.NotebookNode:
     cells = [
         tagged(new_code_cell(COLAB), "remove-cell"),
         new_markdown_cell("# A synthetic chapter\n\nIts prose stays."),
-        new_code_cell("from mdlib.book import glue\n\nanswer, shown = 42, 7\nglue('shown', shown)",
-                      execution_count=3, outputs=[nbformat.v4.new_output("stream", text="old output\n")]),
+        new_code_cell(
+            "from mdlib.book import glue\n\nanswer, shown = 42, 7\nglue('shown', shown)",
+            execution_count=3,
+            outputs=[nbformat.v4.new_output("stream", text="old output\n")],
+        ),
         tagged(new_code_cell("glue('only_in_solution', answer)  # SECRET_GLUE_AUTO"), "remove-cell"),
         tagged(new_code_cell("glue('quoted_outside', 1)"), "remove-cell"),
         tagged(new_code_cell("needed_later = 5\nglue('solution_but_needed', needed_later)"), "remove-cell"),
@@ -83,11 +88,14 @@ def synthetic_chapter() -> nbformat.NotebookNode:
             ":::{solution} ex-first\nSECRET-PROSE-COLONS\n:::\n\n"
             "`````{admonition} An aside\n````{solution} ex-first\nSECRET-PROSE-NESTED\n````\n"
             "The aside's own text stays.\n`````\n\n"
-            "````markdown\nA literal example of the syntax stays: ```{solution} label\n````"),
+            "````markdown\nA literal example of the syntax stays: ```{solution} label\n````"
+        ),
         new_markdown_cell("```{exercise} Write the soft value\n:label: ex-soft\n\nWrite eq. 3.\n```"),
         new_code_cell(STUB),
-        new_markdown_cell("Text before the gated solution stays.\n\n"
-                          "````{solution-start} ex-soft\n:class: dropdown\n````\n\nSECRET-PROSE-GATE-OPEN"),
+        new_markdown_cell(
+            "Text before the gated solution stays.\n\n"
+            "````{solution-start} ex-soft\n:class: dropdown\n````\n\nSECRET-PROSE-GATE-OPEN"
+        ),
         tagged(new_code_cell(REFERENCE), "solution"),
         new_markdown_cell("SECRET-PROSE-GATE-INSIDE"),
         new_code_cell("print('SECRET_CODE_GATED_UNTAGGED')"),
@@ -102,8 +110,7 @@ def synthetic_chapter() -> nbformat.NotebookNode:
 
 
 def as_text(notebook) -> str:
-    return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                     for c in notebook["cells"])
+    return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in notebook["cells"])
 
 
 def execute(path: Path, timeout: int = 1800) -> nbformat.NotebookNode:
@@ -113,8 +120,9 @@ def execute(path: Path, timeout: int = 1800) -> nbformat.NotebookNode:
     before = os.environ.get("MDLIB_STATIC_BOOK")
     os.environ["MDLIB_STATIC_BOOK"] = "1"  # the kernel inherits it
     try:
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
     finally:
         if before is None:
             os.environ.pop("MDLIB_STATIC_BOOK")
@@ -151,11 +159,20 @@ def test_everything_else_stays(synthetic, tmp_path):
     notebook = nbformat.read(tmp_path / "students" / "01_synthetic.ipynb", as_version=4)
     nbformat.validate(notebook)
     text = as_text(notebook)
-    for kept in ("Its prose stays.", "The statement stays", "Text between two solutions stays.",
-                 "The aside's own text stays.", "A literal example of the syntax stays: ```{solution} label",
-                 "Text before the gated solution stays.", "Text after the gate stays.", "Write eq. 3.",
-                 "glue('quoted_outside', 1)", "needed_later = 5", "print(needed_later + answer)",
-                 "Student version."):
+    for kept in (
+        "Its prose stays.",
+        "The statement stays",
+        "Text between two solutions stays.",
+        "The aside's own text stays.",
+        "A literal example of the syntax stays: ```{solution} label",
+        "Text before the gated solution stays.",
+        "Text after the gate stays.",
+        "Write eq. 3.",
+        "glue('quoted_outside', 1)",
+        "needed_later = 5",
+        "print(needed_later + answer)",
+        "Student version.",
+    ):
         assert kept in text, kept
     assert "".join(notebook.cells[0].source) == COLAB and notebook.cells[0].metadata.tags == ["remove-cell"]
     assert [c.source for c in notebook.cells if c.cell_type == "code"].count(STUB) == 1
@@ -190,11 +207,14 @@ def test_the_chapter_runs_its_solution_and_the_student_version_its_stub(syntheti
     assert "cases pass" not in shown
 
 
-@pytest.mark.parametrize("markdown, message", [
-    ("````{solution} ex\nnever closed\n", "a {solution} block opened with ```` is never closed"),
-    ("```{solution-end}\n```", "{solution-end} without a {solution-start}"),
-    ("````{solution-start} ex\n````\ntext", "a {solution-start} is never closed by a {solution-end}"),
-])
+@pytest.mark.parametrize(
+    "markdown, message",
+    [
+        ("````{solution} ex\nnever closed\n", "a {solution} block opened with ```` is never closed"),
+        ("```{solution-end}\n```", "{solution-end} without a {solution-start}"),
+        ("````{solution-start} ex\n````\ntext", "a {solution-start} is never closed by a {solution-end}"),
+    ],
+)
 def test_a_malformed_solution_is_one_error_naming_the_notebook_and_cell(markdown, message):
     notebook = new_notebook(cells=[new_markdown_cell("# Title"), new_markdown_cell(markdown)])
     with pytest.raises(NotebookError) as error:
@@ -233,8 +253,9 @@ def test_a_failure_while_writing_leaves_the_folder_as_it_was(synthetic, tmp_path
 
 
 def mdlib_cli(*args):
-    return subprocess.run([sys.executable, "-m", "mdlib", "student-notebooks", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mdlib", "student-notebooks", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_the_command_writes_every_chapter_and_says_what_it_removed(synthetic, tmp_path):
@@ -271,8 +292,9 @@ def test_a_bad_folder_is_one_usage_error_before_any_work(case, synthetic, tmp_pa
 
 # The book's own chapters -------------------------------------------------------------------------
 
-SOLUTION_BLOCK = re.compile(r"^[ \t]*(?P<fence>`{3,}|:{3,})\{solution\}.*?\n(?P<body>.*?)^[ \t]*(?P=fence)[ \t]*$",
-                            re.MULTILINE | re.DOTALL)
+SOLUTION_BLOCK = re.compile(
+    r"^[ \t]*(?P<fence>`{3,}|:{3,})\{solution\}.*?\n(?P<body>.*?)^[ \t]*(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL
+)
 GATED = re.compile(r"\{solution-start\}.*?\{solution-end\}", re.DOTALL)
 
 
@@ -335,11 +357,17 @@ def test_exercises_stubs_and_the_colab_cell_stay(name, book_students):
     assert "remove-cell" in pupil.cells[0].metadata.tags
     code = [c.source for c in original.cells if c.cell_type == "code"]
     kept = iter(code)
-    assert all(any(source == other for other in kept) for source in
-               (c.source for c in pupil.cells if c.cell_type == "code")), "code cells are kept unchanged, in order"
+    assert all(
+        any(source == other for other in kept) for source in (c.source for c in pupil.cells if c.cell_type == "code")
+    ), "code cells are kept unchanged, in order"
     assert all(not c.outputs and c.execution_count is None for c in pupil.cells if c.cell_type == "code")
-    stubs = [c.source for c in original.cells if c.cell_type == "code" and "NotImplementedError" in c.source
-             and not {"solution", "solution-glue"} & set(c.metadata.get("tags", []))]
+    stubs = [
+        c.source
+        for c in original.cells
+        if c.cell_type == "code"
+        and "NotImplementedError" in c.source
+        and not {"solution", "solution-glue"} & set(c.metadata.get("tags", []))
+    ]
     assert all(stub in [c.source for c in pupil.cells] for stub in stubs)
 
 
@@ -364,8 +392,12 @@ def bound_and_read(source: str) -> tuple[set[str], set[str]]:
 
 def stub_names(cell) -> set[str]:
     """The functions a stub cell defines for the student to write."""
-    return {node.name for node in ast.walk(parse_cell(cell.source)) if isinstance(node, ast.FunctionDef)
-            and any(isinstance(n, ast.Raise) and "NotImplementedError" in ast.unparse(n) for n in ast.walk(node))}
+    return {
+        node.name
+        for node in ast.walk(parse_cell(cell.source))
+        if isinstance(node, ast.FunctionDef)
+        and any(isinstance(n, ast.Raise) and "NotImplementedError" in ast.unparse(n) for n in ast.walk(node))
+    }
 
 
 @pytest.mark.parametrize("name", chapters())
@@ -403,8 +435,9 @@ def test_the_student_notebook_runs_top_to_bottom(name, book_students):
     if os.environ.get("MDLIB_STUDENT_EXECUTE") == "1":
         outputs(execute(out / name))
     if stubs:
-        run = nbformat.v4.new_notebook(cells=[new_code_cell("import numpy as np")]
-                                       + [new_code_cell(source) for source in stubs])
+        run = nbformat.v4.new_notebook(
+            cells=[new_code_cell("import numpy as np")] + [new_code_cell(source) for source in stubs]
+        )
         run.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         path = out / f"stubs-{name}"
         nbformat.write(run, path)

@@ -27,13 +27,20 @@ from mdlib.files import OutputError
 from mdlib.sweep import Sweep, load, parse_grid, parse_seeds, run_sweep
 
 SMALL = dict(iterations=2, m_games=3)
-TINY = Sweep(alphas=(0.7,), betas=(0.5, 10.0), seeds=(0, 1), versions=("v1",), methods=("multidistral",),
-             tasks=("task1", "task5"), e_games=(3,), learner=SMALL)
+TINY = Sweep(
+    alphas=(0.7,),
+    betas=(0.5, 10.0),
+    seeds=(0, 1),
+    versions=("v1",),
+    methods=("multidistral",),
+    tasks=("task1", "task5"),
+    e_games=(3,),
+    learner=SMALL,
+)
 
 
 def mdlib_cli(*args):
-    return subprocess.run([sys.executable, "-m", "mdlib", "sweep", *args], capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run([sys.executable, "-m", "mdlib", "sweep", *args], capture_output=True, text=True, timeout=600)
 
 
 # --- reading grids ---------------------------------------------------------------------------------
@@ -50,26 +57,38 @@ def test_grids_are_lists_linear_ranges_or_log_ranges():
     assert parse_seeds("4,9") == (4, 9)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--alphas", "0:1"], "--alphas: expected a list (0,0.5,1), a range (0:1:11) or a log range"),
-    (["--alphas", "1.5"], "alpha must lie in [0, 1], got 1.5"),
-    (["--betas", "log:0.1:100:0"], "--betas: a range needs at least one value, got 0"),
-    (["--betas", "0,1"], "beta must lie in (0, inf), got 0.0"),
-    (["--betas", "1,1"], "betas repeat a value"),
-    (["--seeds", "0"], "--seeds: need at least one seed, got 0"),
-    (["--seeds", "a-b"], "--seeds: expected a count (10), a range (100-119) or a list (1,5,9)"),
-    (["--versions", "v3"], "--versions: expected v1 or v2, got 'v3'"),
-    (["--methods", "exact"], "--methods: expected multidistral or exact_alone or exact_both, got 'exact'"),
-    (["--q-init", "warm"], "--q-init: expected a number or 'wander', got 'warm'"),
-    (["--distill", "maybe"], "--distill: expected on or off, got 'maybe'"),
-    (["--e-games", "0"], "--e-games: must be at least 1, got 0"),
-    (["--out", "/proc/sweep.csv"], "cannot write in /proc"),
-    (["--out", "DIR/sweep.txt"], "must end in .csv"),
-    (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler tcp://127.0.0.1:1: cannot reach a Dask scheduler there"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--alphas", "0:1"], "--alphas: expected a list (0,0.5,1), a range (0:1:11) or a log range"),
+        (["--alphas", "1.5"], "alpha must lie in [0, 1], got 1.5"),
+        (["--betas", "log:0.1:100:0"], "--betas: a range needs at least one value, got 0"),
+        (["--betas", "0,1"], "beta must lie in (0, inf), got 0.0"),
+        (["--betas", "1,1"], "betas repeat a value"),
+        (["--seeds", "0"], "--seeds: need at least one seed, got 0"),
+        (["--seeds", "a-b"], "--seeds: expected a count (10), a range (100-119) or a list (1,5,9)"),
+        (["--versions", "v3"], "--versions: expected v1 or v2, got 'v3'"),
+        (["--methods", "exact"], "--methods: expected multidistral or exact_alone or exact_both, got 'exact'"),
+        (["--q-init", "warm"], "--q-init: expected a number or 'wander', got 'warm'"),
+        (["--distill", "maybe"], "--distill: expected on or off, got 'maybe'"),
+        (["--e-games", "0"], "--e-games: must be at least 1, got 0"),
+        (["--out", "/proc/sweep.csv"], "cannot write in /proc"),
+        (["--out", "DIR/sweep.txt"], "must end in .csv"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler tcp://127.0.0.1:1: cannot reach a Dask scheduler there"),
+    ],
+)
 def test_bad_arguments_fail_before_any_work_and_write_nothing(tmp_path, args, message):
-    base = {"--alphas": "0.7", "--betas": "0.5", "--seeds": "1", "--versions": "v1", "--tasks": "task5",
-            "--iterations": "1", "--e-games": "1", "--m-games": "1", "--out": str(tmp_path / "s.csv")}
+    base = {
+        "--alphas": "0.7",
+        "--betas": "0.5",
+        "--seeds": "1",
+        "--versions": "v1",
+        "--tasks": "task5",
+        "--iterations": "1",
+        "--e-games": "1",
+        "--m-games": "1",
+        "--out": str(tmp_path / "s.csv"),
+    }
     for name, value in zip(args[::2], args[1::2]):
         base[name] = value.replace("DIR", str(tmp_path))
     done = mdlib_cli(*[x for pair in base.items() for x in pair], "--no-progress")
@@ -101,13 +120,26 @@ def test_a_row_holds_the_runs_own_measures(tiny_file):
     assert row.env_steps == result.env_steps
     assert row.objective_02 == result.diagnostics["objective"].sum(axis=(0, 2))[-1]
     assert row.entropy_01 == result.diagnostics["entropy"].mean(axis=(0, 2))[0]
-    assert json.loads(row.settings) == {"distill": True, "e_games": 3, "iterations": 2, "m_games": 3,
-                                        "q_init": 0.0, "rollouts_learn": False}
+    assert json.loads(row.settings) == {
+        "distill": True,
+        "e_games": 3,
+        "iterations": 2,
+        "m_games": 3,
+        "q_init": 0.0,
+        "rollouts_learn": False,
+    }
 
 
 def test_exact_rows_have_no_seed_and_the_solvers_measures(tmp_path):
-    sweep = Sweep(alphas=(0.7,), betas=(10.0,), seeds=(0,), versions=("v2",), methods=("exact_alone",),
-                  tasks=("task1", "task5"), learner=dict(iterations=3))
+    sweep = Sweep(
+        alphas=(0.7,),
+        betas=(10.0,),
+        seeds=(0,),
+        versions=("v2",),
+        methods=("exact_alone",),
+        tasks=("task1", "task5"),
+        learner=dict(iterations=3),
+    )
     path = run_sweep(sweep, tmp_path / "exact.csv", workers=1, progress=False)
     _, frame = load(path)
     (row,) = frame.itertuples()
@@ -122,8 +154,9 @@ def test_exact_rows_have_no_seed_and_the_solvers_measures(tmp_path):
 # --- resuming ----------------------------------------------------------------------------------------
 
 
-def test_an_interrupted_sweep_resumes_to_the_same_file_recomputing_only_what_is_missing(tiny_file, tmp_path,
-                                                                                        monkeypatch):
+def test_an_interrupted_sweep_resumes_to_the_same_file_recomputing_only_what_is_missing(
+    tiny_file, tmp_path, monkeypatch
+):
     complete = tiny_file.read_bytes()
     lines = complete.decode().splitlines(keepends=True)
     path = tmp_path / "resumed.csv"
@@ -152,9 +185,29 @@ def test_other_arguments_into_the_same_file_are_refused(tiny_file, tmp_path):
 
 
 def test_the_cli_resumes_and_reports(tmp_path):
-    args = ["--alphas", "0.7", "--betas", "0.5", "--seeds", "2", "--versions", "v1", "--tasks", "task5",
-            "--iterations", "1", "--e-games", "2", "--m-games", "2", "--out", str(tmp_path / "s.csv"),
-            "--no-progress", "--workers", "1"]
+    args = [
+        "--alphas",
+        "0.7",
+        "--betas",
+        "0.5",
+        "--seeds",
+        "2",
+        "--versions",
+        "v1",
+        "--tasks",
+        "task5",
+        "--iterations",
+        "1",
+        "--e-games",
+        "2",
+        "--m-games",
+        "2",
+        "--out",
+        str(tmp_path / "s.csv"),
+        "--no-progress",
+        "--workers",
+        "1",
+    ]
     first = mdlib_cli(*args)
     assert first.returncode == 0, first.stderr
     before = (tmp_path / "s.csv").read_bytes()
@@ -169,7 +222,8 @@ def test_the_cli_resumes_and_reports(tmp_path):
 def test_a_dask_cluster_gives_the_same_rows_as_the_local_pool(tiny_file, tmp_path):
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         path = run_sweep(TINY, tmp_path / "dask.csv", scheduler=cluster.scheduler_address, progress=False)
     assert path.read_bytes() == tiny_file.read_bytes()

@@ -213,8 +213,7 @@ def test_unreachable_goal_is_an_error_at_the_goal(tmp_path):
     path = write_map(tmp_path, walled_in)
     with pytest.raises(
         ValueError,
-        match=where(path, 6, 15) + "unreachable goal: agent 1 cannot reach its goal "
-        "from its start at line 2, column 3",
+        match=where(path, 6, 15) + "unreachable goal: agent 1 cannot reach its goal from its start at line 2, column 3",
     ):
         load_task(path)
 

@@ -53,15 +53,32 @@ def fingerprint(*arrays) -> str:
 
 
 def run_fingerprint(result) -> str:
-    return fingerprint(result.eval_return, result.train_return, np.array(result.env_steps),
-                       *(result.diagnostics[k] for k in sorted(result.diagnostics)),
-                       *(result.eval_returns[k] for k in sorted(result.eval_returns)),
-                       result.tables["q"], result.tables["prior"], result.tables["pi0"])
+    return fingerprint(
+        result.eval_return,
+        result.train_return,
+        np.array(result.env_steps),
+        *(result.diagnostics[k] for k in sorted(result.diagnostics)),
+        *(result.eval_returns[k] for k in sorted(result.eval_returns)),
+        result.tables["q"],
+        result.tables["prior"],
+        result.tables["pi0"],
+    )
 
 
 def solution_fingerprint(s, both: bool) -> str:
-    arrays = [s.task_return, s.arrival, s.value, s.entropy, s.kl, s.objective, s.residual, s.sweeps, s.policies,
-              s.prior, s.pi0]
+    arrays = [
+        s.task_return,
+        s.arrival,
+        s.value,
+        s.entropy,
+        s.kl,
+        s.objective,
+        s.residual,
+        s.sweeps,
+        s.policies,
+        s.prior,
+        s.pi0,
+    ]
     return fingerprint(*arrays, *([s.weighted_residual] if both else []))
 
 
@@ -251,8 +268,7 @@ def test_the_new_maps_send_the_agents_where_their_docstring_says():
     # swapped roles: task 1 with the agents exchanged
     task1 = load_task("task1")
     assert swapped.starts == task1.starts[::-1] and swapped.goals == task1.goals[::-1]
-    assert [(room(s), room(g)) for s, g in zip(swapped.starts, swapped.goals)] == [("right", "left"),
-                                                                                  ("left", "right")]
+    assert [(room(s), room(g)) for s, g in zip(swapped.starts, swapped.goals)] == [("right", "left"), ("left", "right")]
     # same direction: both agents from the left room to the right one
     assert [(room(s), room(g)) for s, g in zip(same.starts, same.goals)] == [("left", "right")] * 2
     # on the report maps agent 2 never crosses from left to right
@@ -269,8 +285,14 @@ def test_the_exact_joint_optima_of_the_new_maps():
 
 # --- the held-out table --------------------------------------------------------------------------------
 
-TINY = HeldOut(heldout=("task5", "swapped_roles"), seeds=(0, 1), versions=("v1",), betas=(0.5,), exact=("alone",),
-               learner=dict(iterations=2, e_games=3, m_games=3))
+TINY = HeldOut(
+    heldout=("task5", "swapped_roles"),
+    seeds=(0, 1),
+    versions=("v1",),
+    betas=(0.5,),
+    exact=("alone",),
+    learner=dict(iterations=2, e_games=3, m_games=3),
+)
 
 
 @pytest.fixture(scope="module")
@@ -313,9 +335,11 @@ def test_the_measures_are_those_of_the_learners_themselves(tiny_table):
         learner = MultiDistral(version="v1", alpha=0.7, beta=0.5, iterations=2, e_games=3, m_games=3)
         pi0 = learner.run(training, seed=seed, keep_tables=True).tables["pi0"]
         frozen = replace(learner, distill=False)
-        runs = {"transferred": frozen.run([heldout], seed=seed, initial_pi0=pi0),
-                "uniform": frozen.run([heldout], seed=seed),
-                "q_learning": QLearning(episodes=12, eval_every=6).run([heldout], seed=seed)}
+        runs = {
+            "transferred": frozen.run([heldout], seed=seed, initial_pi0=pi0),
+            "uniform": frozen.run([heldout], seed=seed),
+            "q_learning": QLearning(episodes=12, eval_every=6).run([heldout], seed=seed),
+        }
         for arm, result in runs.items():
             row = frame.loc[(heldout, arm, seed)]
             curve = result.eval_return[0].mean(axis=1)
@@ -343,15 +367,19 @@ def test_every_row_recomputes_to_the_same_text(tiny_table):
         assert recompute(spec, row) == row
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--versions", "v3"], "--versions: expected v1 or v2, got 'v3'"),
-    (["--betas", "0"], "beta must lie in (0, inf), got 0.0"),
-    (["--alphas", "0.7,0.7"], "alphas repeat a value"),
-    (["--seeds", "0"], "--seeds: need at least one seed, got 0"),
-    (["--heldout", "task9"], "held-out maps must be among task1"),
-    (["--exact", "sideways"], "--exact: expected alone or both, got 'sideways'"),
-    (["--workers", "0"], "--workers: must be at least 1"),
-], ids=["version", "beta", "alphas", "seeds", "map", "exact", "workers"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--versions", "v3"], "--versions: expected v1 or v2, got 'v3'"),
+        (["--betas", "0"], "beta must lie in (0, inf), got 0.0"),
+        (["--alphas", "0.7,0.7"], "alphas repeat a value"),
+        (["--seeds", "0"], "--seeds: need at least one seed, got 0"),
+        (["--heldout", "task9"], "held-out maps must be among task1"),
+        (["--exact", "sideways"], "--exact: expected alone or both, got 'sideways'"),
+        (["--workers", "0"], "--workers: must be at least 1"),
+    ],
+    ids=["version", "beta", "alphas", "seeds", "map", "exact", "workers"],
+)
 def test_bad_arguments_fail_before_any_work_and_write_nothing(tmp_path, capsys, args, message):
     out = tmp_path / "held-out.csv"
     with pytest.raises(SystemExit) as stopped:

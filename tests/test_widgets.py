@@ -44,8 +44,11 @@ def no_static_flag(monkeypatch):
 def shown(figure):
     """The PNG bytes and the alt text of the ``<img>`` a figure widget puts in the page."""
     assert isinstance(figure, widgets.HTML)
-    found = re.fullmatch(r'<img class="mdlib-figure" src="data:image/png;base64,([A-Za-z0-9+/=]+)" '
-                         r'alt="([^"<>]*)" style="[^"<>]*">', figure.value)
+    found = re.fullmatch(
+        r'<img class="mdlib-figure" src="data:image/png;base64,([A-Za-z0-9+/=]+)" '
+        r'alt="([^"<>]*)" style="[^"<>]*">',
+        figure.value,
+    )
     assert found, figure.value[:200]
     return base64.b64decode(found.group(1)), html.unescape(found.group(2))
 
@@ -153,8 +156,10 @@ def test_single_parameter_grid():
 def test_every_figure_has_alt_text_naming_its_setting(figures):
     box = mw.alpha_beta_explorer(figures, ALPHAS, BETAS, alt="Bars: π0's probability of each action")
     texts = [shown(img)[1] for inner in box.figure.children for img in inner.children]
-    assert texts[0] == "Bars: π0's probability of each action, at α (Distral: weight of π0) = 0, " \
-                       "β (Distral: inverse temperature) = 0.1"
+    assert (
+        texts[0] == "Bars: π0's probability of each action, at α (Distral: weight of π0) = 0, "
+        "β (Distral: inverse temperature) = 0.1"
+    )
     assert len(set(texts)) == len(ALPHAS) * len(BETAS)
     # By default, the caption's text says what the figures show.
     box = mw.alpha_beta_explorer(figures, ALPHAS, BETAS, caption="<b>V1</b>: returns &amp; seeds")
@@ -164,8 +169,9 @@ def test_every_figure_has_alt_text_naming_its_setting(figures):
     assert shown(box.figure.children[1].children[0])[1] == '"0.5" < 0.1'
 
 
-@pytest.mark.parametrize("alt, message", [("  ", "non-empty string"), (3, "non-empty string"),
-                                          (lambda a, b: "", "needs alt text")])
+@pytest.mark.parametrize(
+    "alt, message", [("  ", "non-empty string"), (3, "non-empty string"), (lambda a, b: "", "needs alt text")]
+)
 def test_figures_without_alt_text_are_refused(figures, alt, message):
     with pytest.raises(ValueError, match=message):
         mw.alpha_beta_explorer(figures, ALPHAS, BETAS, alt=alt)

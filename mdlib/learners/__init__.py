@@ -8,6 +8,23 @@ from .policies import TablePolicy, learned_policy, play_learned, typical_game
 from .qlearning import QLearning
 from .softq import PI0_FLOOR, distral_policy, soft_value, wander_value
 
-__all__ = ["MultiDistral", "PI0_FLOOR", "Protocol", "QLearning", "RunResult", "TablePolicy", "agent_overlap",
-           "average_policy", "distill", "distral_policy", "learned_policy", "mstep_counts",
-           "play_learned", "typical_game", "policy_entropy", "soft_value", "visit_counts", "wander_value"]
+__all__ = [
+    "MultiDistral",
+    "PI0_FLOOR",
+    "Protocol",
+    "QLearning",
+    "RunResult",
+    "TablePolicy",
+    "agent_overlap",
+    "average_policy",
+    "distill",
+    "distral_policy",
+    "learned_policy",
+    "mstep_counts",
+    "play_learned",
+    "typical_game",
+    "policy_entropy",
+    "soft_value",
+    "visit_counts",
+    "wander_value",
+]

@@ -53,10 +53,14 @@ class Protocol:
         check_count("eval_games", self.eval_games)
         check_real("return_gamma", self.return_gamma, 0.0, 1.0, low_open=True)
         check_count("max_steps", self.max_steps)
-        require(self.contention in CONTENTION_RULES,
-                f"contention must be one of {', '.join(CONTENTION_RULES)}, got {self.contention!r}")
-        require(self.order in OBSERVATION_ORDERS,
-                f"order must be one of {', '.join(OBSERVATION_ORDERS)}, got {self.order!r}")
+        require(
+            self.contention in CONTENTION_RULES,
+            f"contention must be one of {', '.join(CONTENTION_RULES)}, got {self.contention!r}",
+        )
+        require(
+            self.order in OBSERVATION_ORDERS,
+            f"order must be one of {', '.join(OBSERVATION_ORDERS)}, got {self.order!r}",
+        )
 
     def specs(self, tasks) -> tuple[tuple[Task, ...], list[episodes.GameSpec]]:
         """The tasks, and each one's game of both agents."""
@@ -69,8 +73,10 @@ class Protocol:
         require(players in PLAYERS, f"players must be one of {', '.join(PLAYERS)}, got {players!r}")
         tasks = resolve_tasks(tasks)
         seats = (None,) if players == "both" else (0, 1)
-        return tasks, [tuple(episodes.game_spec(t, self.contention, self.order, self.max_steps, alone)
-                             for alone in seats) for t in tasks]
+        return tasks, [
+            tuple(episodes.game_spec(t, self.contention, self.order, self.max_steps, alone) for alone in seats)
+            for t in tasks
+        ]
 
     def settings(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -118,8 +124,10 @@ class RunResult:
 
     def __post_init__(self):
         self.eval_returns = self.eval_returns or {self.evaluation: self.eval_return}
-        require(self.evaluation in self.eval_returns,
-                f"evaluation {self.evaluation!r} is not one of eval_returns: {', '.join(self.eval_returns)}")
+        require(
+            self.evaluation in self.eval_returns,
+            f"evaluation {self.evaluation!r} is not one of eval_returns: {', '.join(self.eval_returns)}",
+        )
 
     @property
     def train_mean(self) -> np.ndarray:
@@ -153,8 +161,9 @@ def empty_tables(n_cells: int, players: str = "both") -> np.ndarray:
 NO_TABLE = np.zeros((2, 1, episodes.N_ACTIONS))
 
 
-def play_round(games, rule, q, log_pi0, n_games: int, return_gamma: float, counts=None,
-               count_gamma: float = 1.0) -> tuple[np.ndarray, int]:
+def play_round(
+    games, rule, q, log_pi0, n_games: int, return_gamma: float, counts=None, count_gamma: float = 1.0
+) -> tuple[np.ndarray, int]:
     """``n_games`` games of each of one task's ``games`` (:meth:`Protocol.rounds`): each agent's
     mean return, and the environment steps taken. With ``counts`` the discounted visits are added
     to it (eqs. 6 and 8). An absent agent's return is 0, so over the games of agents alone the
@@ -162,8 +171,19 @@ def play_round(games, rule, q, log_pi0, n_games: int, return_gamma: float, count
     returns, lengths = np.empty((n_games, 2)), np.empty(n_games, np.int64)
     mean, steps = np.zeros(2), 0
     for game in games:
-        steps += episodes.play_episodes(game, rule, q, log_pi0, 0, n_games, counts is not None,
-                                        NO_TABLE if counts is None else counts, count_gamma, return_gamma,
-                                        returns, lengths)
+        steps += episodes.play_episodes(
+            game,
+            rule,
+            q,
+            log_pi0,
+            0,
+            n_games,
+            counts is not None,
+            NO_TABLE if counts is None else counts,
+            count_gamma,
+            return_gamma,
+            returns,
+            lengths,
+        )
         mean += returns.mean(axis=0)
     return mean, steps

@@ -24,9 +24,7 @@ from .softq import distral_logit, sample, soft_policy, soft_state_value
 #: eq. 5's logits ``alpha log pi0 + beta Q``.
 EPSILON_GREEDY, GREEDY, SOFT, DISTRAL_GREEDY = 0, 1, 2, 3
 
-GameSpec = namedtuple(
-    "GameSpec", "walls goals starts cell_index n_cells contention egocentric max_steps alone"
-)
+GameSpec = namedtuple("GameSpec", "walls goals starts cell_index n_cells contention egocentric max_steps alone")
 GameSpec.__doc__ = """A task and the game's settings in the form the kernel takes.
 
 ``alone`` is -1 when both agents play, else the agent (0 or 1) playing alone: the other starts
@@ -37,9 +35,7 @@ its own free cell only (``cell_index``: tables of ``n_cells`` rows).
 #: Where an absent agent stands: no move of the agent playing can aim there.
 OFF_MAP = (-1, -1)
 
-Rule = namedtuple(
-    "Rule", "mode learn learning_rate gamma alpha beta epsilon_min epsilon_decay"
-)
+Rule = namedtuple("Rule", "mode learn learning_rate gamma alpha beta epsilon_min epsilon_decay")
 Rule.__doc__ = """How agents act and learn.
 
 ``mode`` is EPSILON_GREEDY, GREEDY, SOFT or DISTRAL_GREEDY; with ``learn`` the Q tables are
@@ -49,8 +45,9 @@ Q-learning.
 """
 
 
-def game_spec(task, contention: str = "reference", order: str = "egocentric", max_steps: int = 200,
-              alone: int | None = None) -> GameSpec:
+def game_spec(
+    task, contention: str = "reference", order: str = "egocentric", max_steps: int = 200, alone: int | None = None
+) -> GameSpec:
     """The kernel's form of ``task``; with ``alone`` (0 or 1) that agent plays the map alone."""
     arrays = _game.game_arrays(task)
     if order not in _game.OBSERVATION_ORDERS:
@@ -61,16 +58,31 @@ def game_spec(task, contention: str = "reference", order: str = "egocentric", ma
     if alone is not None:
         starts[1 - alone] = OFF_MAP
     return GameSpec(
-        arrays.walls, arrays.goals, starts, arrays.cell_index, np.int64(arrays.n_cells),
-        np.int64(_game.contention_code(contention)), order == "egocentric", np.int64(max_steps),
+        arrays.walls,
+        arrays.goals,
+        starts,
+        arrays.cell_index,
+        np.int64(arrays.n_cells),
+        np.int64(_game.contention_code(contention)),
+        order == "egocentric",
+        np.int64(max_steps),
         np.int64(-1 if alone is None else alone),
     )
 
 
-def rule(mode, learn=False, learning_rate=0.0, gamma=0.0, alpha=0.0, beta=1.0,
-         epsilon_min=0.0, epsilon_decay=0.0) -> Rule:
-    return Rule(np.int64(mode), bool(learn), float(learning_rate), float(gamma), float(alpha),
-                float(beta), float(epsilon_min), float(epsilon_decay))
+def rule(
+    mode, learn=False, learning_rate=0.0, gamma=0.0, alpha=0.0, beta=1.0, epsilon_min=0.0, epsilon_decay=0.0
+) -> Rule:
+    return Rule(
+        np.int64(mode),
+        bool(learn),
+        float(learning_rate),
+        float(gamma),
+        float(alpha),
+        float(beta),
+        float(epsilon_min),
+        float(epsilon_decay),
+    )
 
 
 @numba.njit(cache=True, inline="always")
@@ -152,8 +164,21 @@ def update(mode, rule, q, log_pi0, agent, s, a, reward, arrived, s_next):
 
 
 @numba.njit(cache=True, inline="always")
-def _play(mode, game, rule, q, log_pi0, first_episode, n_episodes,
-          count_visits, counts, count_gamma, return_gamma, returns, lengths):
+def _play(
+    mode,
+    game,
+    rule,
+    q,
+    log_pi0,
+    first_episode,
+    n_episodes,
+    count_visits,
+    counts,
+    count_gamma,
+    return_gamma,
+    returns,
+    lengths,
+):
     """Play ``n_episodes`` episodes; return the number of environment steps taken.
 
     ``q``, ``log_pi0`` and ``counts`` are (2, n_observations, 5), one table per agent.
@@ -166,9 +191,7 @@ def _play(mode, game, rule, q, log_pi0, first_episode, n_episodes,
     probs = np.empty(N_ACTIONS)
     steps = 0
     for e in range(n_episodes):
-        epsilon = rule.epsilon_min + (1.0 - rule.epsilon_min) * np.exp(
-            -rule.epsilon_decay * (first_episode + e)
-        )
+        epsilon = rule.epsilon_min + (1.0 - rule.epsilon_min) * np.exp(-rule.epsilon_decay * (first_episode + e))
         row_1, col_1 = game.starts[0, 0], game.starts[0, 1]
         row_2, col_2 = game.starts[1, 0], game.starts[1, 1]
         done_1, done_2 = game.alone == 1, game.alone == 0
@@ -185,8 +208,17 @@ def _play(mode, game, rule, q, log_pi0, first_episode, n_episodes,
                     counts[1, obs_2, action_2] += weight
 
             row_1, col_1, row_2, col_2, now_done_1, now_done_2, reward_1, reward_2 = transition(
-                game.walls, game.goals, game.contention,
-                row_1, col_1, row_2, col_2, done_1, done_2, action_1, action_2,
+                game.walls,
+                game.goals,
+                game.contention,
+                row_1,
+                col_1,
+                row_2,
+                col_2,
+                done_1,
+                done_2,
+                action_1,
+                action_2,
             )
             next_1 = observe(game, 0, row_1, col_1, row_2, col_2, action_1, action_2, now_done_2)
             next_2 = observe(game, 1, row_2, col_2, row_1, col_1, action_2, action_1, now_done_1)
@@ -212,42 +244,126 @@ def _play(mode, game, rule, q, log_pi0, first_episode, n_episodes,
 # One compiled entry point per way of acting: the mode is a constant in each, so the compiler
 # drops the branches of the other modes from the hot loop.
 @numba.njit(cache=True)
-def _play_epsilon_greedy(game, rule, q, log_pi0, first_episode, n_episodes,
-                         count_visits, counts, count_gamma, return_gamma, returns, lengths):
-    return _play(EPSILON_GREEDY, game, rule, q, log_pi0, first_episode, n_episodes,
-                         count_visits, counts, count_gamma, return_gamma, returns, lengths)
+def _play_epsilon_greedy(
+    game, rule, q, log_pi0, first_episode, n_episodes, count_visits, counts, count_gamma, return_gamma, returns, lengths
+):
+    return _play(
+        EPSILON_GREEDY,
+        game,
+        rule,
+        q,
+        log_pi0,
+        first_episode,
+        n_episodes,
+        count_visits,
+        counts,
+        count_gamma,
+        return_gamma,
+        returns,
+        lengths,
+    )
 
 
 @numba.njit(cache=True)
-def _play_greedy(game, rule, q, log_pi0, first_episode, n_episodes,
-                         count_visits, counts, count_gamma, return_gamma, returns, lengths):
-    return _play(GREEDY, game, rule, q, log_pi0, first_episode, n_episodes,
-                         count_visits, counts, count_gamma, return_gamma, returns, lengths)
+def _play_greedy(
+    game, rule, q, log_pi0, first_episode, n_episodes, count_visits, counts, count_gamma, return_gamma, returns, lengths
+):
+    return _play(
+        GREEDY,
+        game,
+        rule,
+        q,
+        log_pi0,
+        first_episode,
+        n_episodes,
+        count_visits,
+        counts,
+        count_gamma,
+        return_gamma,
+        returns,
+        lengths,
+    )
 
 
 @numba.njit(cache=True)
-def _play_soft(game, rule, q, log_pi0, first_episode, n_episodes,
-                         count_visits, counts, count_gamma, return_gamma, returns, lengths):
-    return _play(SOFT, game, rule, q, log_pi0, first_episode, n_episodes,
-                         count_visits, counts, count_gamma, return_gamma, returns, lengths)
+def _play_soft(
+    game, rule, q, log_pi0, first_episode, n_episodes, count_visits, counts, count_gamma, return_gamma, returns, lengths
+):
+    return _play(
+        SOFT,
+        game,
+        rule,
+        q,
+        log_pi0,
+        first_episode,
+        n_episodes,
+        count_visits,
+        counts,
+        count_gamma,
+        return_gamma,
+        returns,
+        lengths,
+    )
 
 
 @numba.njit(cache=True)
-def _play_distral_greedy(game, rule, q, log_pi0, first_episode, n_episodes,
-                         count_visits, counts, count_gamma, return_gamma, returns, lengths):
-    return _play(DISTRAL_GREEDY, game, rule, q, log_pi0, first_episode, n_episodes,
-                         count_visits, counts, count_gamma, return_gamma, returns, lengths)
+def _play_distral_greedy(
+    game, rule, q, log_pi0, first_episode, n_episodes, count_visits, counts, count_gamma, return_gamma, returns, lengths
+):
+    return _play(
+        DISTRAL_GREEDY,
+        game,
+        rule,
+        q,
+        log_pi0,
+        first_episode,
+        n_episodes,
+        count_visits,
+        counts,
+        count_gamma,
+        return_gamma,
+        returns,
+        lengths,
+    )
 
 
-_ENTRY_POINTS = {EPSILON_GREEDY: _play_epsilon_greedy, GREEDY: _play_greedy, SOFT: _play_soft,
-                 DISTRAL_GREEDY: _play_distral_greedy}
+_ENTRY_POINTS = {
+    EPSILON_GREEDY: _play_epsilon_greedy,
+    GREEDY: _play_greedy,
+    SOFT: _play_soft,
+    DISTRAL_GREEDY: _play_distral_greedy,
+}
 
 
-def play_episodes(game: GameSpec, rule: Rule, q, log_pi0, first_episode: int, n_episodes: int,
-                  count_visits: bool, counts, count_gamma: float, return_gamma: float, returns, lengths) -> int:
+def play_episodes(
+    game: GameSpec,
+    rule: Rule,
+    q,
+    log_pi0,
+    first_episode: int,
+    n_episodes: int,
+    count_visits: bool,
+    counts,
+    count_gamma: float,
+    return_gamma: float,
+    returns,
+    lengths,
+) -> int:
     """Play ``n_episodes`` episodes with the compiled loop for ``rule.mode``; return the steps taken.
 
     See ``_play`` for the arguments.
     """
-    return _ENTRY_POINTS[rule.mode](game, rule, q, log_pi0, first_episode, n_episodes,
-                                    count_visits, counts, count_gamma, return_gamma, returns, lengths)
+    return _ENTRY_POINTS[rule.mode](
+        game,
+        rule,
+        q,
+        log_pi0,
+        first_episode,
+        n_episodes,
+        count_visits,
+        counts,
+        count_gamma,
+        return_gamma,
+        returns,
+        lengths,
+    )

@@ -101,13 +101,18 @@ class MultiDistral(Learner):
         require(isinstance(self.carry_q, bool), f"carry_q must be True or False, got {self.carry_q!r}")
         check_real("pi0_floor", self.pi0_floor, 0.0, 1.0 / episodes.N_ACTIONS, low_open=True)
         number = isinstance(self.q_init, (int, float, np.integer, np.floating)) and not isinstance(self.q_init, bool)
-        require((number and math.isfinite(self.q_init)) or (isinstance(self.q_init, str) and self.q_init == "wander"),
-                f"q_init must be a finite number or 'wander', got {self.q_init!r}")
+        require(
+            (number and math.isfinite(self.q_init)) or (isinstance(self.q_init, str) and self.q_init == "wander"),
+            f"q_init must be a finite number or 'wander', got {self.q_init!r}",
+        )
         require(isinstance(self.distill, bool), f"distill must be True or False, got {self.distill!r}")
-        require(isinstance(self.rollouts_learn, bool),
-                f"rollouts_learn must be True or False, got {self.rollouts_learn!r}")
-        require(self.evaluation in EVALUATIONS,
-                f"evaluation must be one of {', '.join(EVALUATIONS)}, got {self.evaluation!r}")
+        require(
+            isinstance(self.rollouts_learn, bool), f"rollouts_learn must be True or False, got {self.rollouts_learn!r}"
+        )
+        require(
+            self.evaluation in EVALUATIONS,
+            f"evaluation must be one of {', '.join(EVALUATIONS)}, got {self.evaluation!r}",
+        )
         require(self.players in PLAYERS, f"players must be one of {', '.join(PLAYERS)}, got {self.players!r}")
         self.protocol.check()
 
@@ -138,8 +143,14 @@ class MultiDistral(Learner):
         tasks, rounds = self.protocol.rounds(tasks, self.players)
         rng.seed(seed)
         return_gamma, eval_games = self.protocol.return_gamma, self.protocol.eval_games
-        e_step = episodes.rule(episodes.SOFT, learn=True, learning_rate=self.learning_rate,
-                               gamma=self.gamma, alpha=self.alpha, beta=self.beta)
+        e_step = episodes.rule(
+            episodes.SOFT,
+            learn=True,
+            learning_rate=self.learning_rate,
+            gamma=self.gamma,
+            alpha=self.alpha,
+            beta=self.beta,
+        )
         play = episodes.rule(episodes.SOFT, alpha=self.alpha, beta=self.beta)
         greedy = episodes.rule(episodes.DISTRAL_GREEDY, alpha=self.alpha, beta=self.beta)
         m_step = e_step if self.rollouts_learn else play
@@ -162,22 +173,36 @@ class MultiDistral(Learner):
             for i, games in enumerate(rounds):
                 if not self.carry_q:
                     q[i] = self.initial_q
-                train[i, it], n = play_round(games, e_step, q[i], log_pi0, self.e_games,  # eqs. 3-5
-                                             return_gamma)
+                train[i, it], n = play_round(
+                    games,
+                    e_step,
+                    q[i],
+                    log_pi0,
+                    self.e_games,  # eqs. 3-5
+                    return_gamma,
+                )
                 steps += n
                 if self.rollouts_learn:
                     evaluated[i] = q[i]
                 evals["sampled"][i, it], n = play_round(games, play, q[i], log_pi0, eval_games, return_gamma)
                 steps += n
-                _, n = play_round(games, m_step, q[i], log_pi0, self.m_games, return_gamma,  # visits of pi_i
-                                  counts[i], self.gamma)
+                _, n = play_round(
+                    games,
+                    m_step,
+                    q[i],
+                    log_pi0,
+                    self.m_games,
+                    return_gamma,  # visits of pi_i
+                    counts[i],
+                    self.gamma,
+                )
                 steps += n
-                for name, value in iteration_diagnostics(evaluated[i], log_pi0, counts[i], starts[i],
-                                                         self.alpha, self.beta).items():
+                for name, value in iteration_diagnostics(
+                    evaluated[i], log_pi0, counts[i], starts[i], self.alpha, self.beta
+                ).items():
                     diagnostics[name][i, it] = value
             for i, games in enumerate(rounds):
-                evals["greedy"][i, it], n = play_round(games, greedy, evaluated[i], log_pi0, eval_games,
-                                                       return_gamma)
+                evals["greedy"][i, it], n = play_round(games, greedy, evaluated[i], log_pi0, eval_games, return_gamma)
                 steps += n
             prior = pi0
             if self.distill:
@@ -213,14 +238,18 @@ def check_prior(table, shape: tuple[int, ...], name: str = "initial_pi0") -> np.
         raise ValueError(f"{name} must be an array of probabilities, got {type(table).__name__}") from None
     shape = tuple(int(n) for n in shape)
     require(prior.shape == shape, f"{name} must have shape {shape} (agents, rows, actions), got {prior.shape}")
-    require(bool(np.isfinite(prior).all()), f"{name} must be finite, got {int((~np.isfinite(prior)).sum())} "
-                                            "non-finite entries")
+    require(
+        bool(np.isfinite(prior).all()),
+        f"{name} must be finite, got {int((~np.isfinite(prior)).sum())} non-finite entries",
+    )
     require(bool((prior >= 0).all()), f"{name} must be non-negative, got a smallest entry {prior.min()!r}")
     error = np.abs(prior.sum(axis=-1) - 1.0)
     worst = np.unravel_index(int(error.argmax()), error.shape)
-    require(bool(error.max() <= PRIOR_TOLERANCE),
-            f"{name}: every row must sum to 1 (within {PRIOR_TOLERANCE:g}); row {tuple(int(i) for i in worst)} "
-            f"sums to {prior[worst].sum()!r}")
+    require(
+        bool(error.max() <= PRIOR_TOLERANCE),
+        f"{name}: every row must sum to 1 (within {PRIOR_TOLERANCE:g}); row {tuple(int(i) for i in worst)} "
+        f"sums to {prior[worst].sum()!r}",
+    )
     return prior
 
 
@@ -235,8 +264,12 @@ def start_rows(task, players: str = "both", order: str = "egocentric") -> np.nda
         return np.array([task.cell_index[tuple(task.starts[j])] for j in (0, 1)])
     arrays = game_arrays(task)
     pos, prev, done = arrays.starts, np.zeros(2, np.int64), np.zeros(2, np.bool_)
-    return np.array([agent_observation(arrays.cell_index, arrays.n_cells, pos, prev, done, j, order == "egocentric")
-                     for j in (0, 1)])
+    return np.array(
+        [
+            agent_observation(arrays.cell_index, arrays.n_cells, pos, prev, done, j, order == "egocentric")
+            for j in (0, 1)
+        ]
+    )
 
 
 def iteration_diagnostics(q, log_pi0, counts, starts, alpha: float, beta: float) -> dict[str, np.ndarray]:
@@ -275,8 +308,7 @@ def mstep_counts(result: RunResult, games: int | None = None, seed: int = 0, tas
     built-in names.
     """
     require(result.method.startswith("multidistral"), f"expected a MultiDistral run, got {result.method!r}")
-    require("q" in result.tables and "prior" in result.tables,
-            "this run kept no tables: run it with keep_tables=True")
+    require("q" in result.tables and "prior" in result.tables, "this run kept no tables: run it with keep_tables=True")
     settings = result.settings
     games = settings["m_games"] if games is None else games
     check_count("games", games)

@@ -14,9 +14,19 @@ class TablePolicy:
     sampling eq. 5, or with ``greedy`` taking eq. 5's most probable action (ties at random).
     With ``alone`` the tables are a lone run's: a row per free cell, read at the agent's own cell."""
 
-    def __init__(self, task: Task, q: np.ndarray, pi0: np.ndarray | None = None, alpha: float = 0.0,
-                 beta: float = 1.0, order: str = "egocentric", seed: int = 0, greedy: bool = False,
-                 alone: bool = False, pi0_floor: float = PI0_FLOOR):
+    def __init__(
+        self,
+        task: Task,
+        q: np.ndarray,
+        pi0: np.ndarray | None = None,
+        alpha: float = 0.0,
+        beta: float = 1.0,
+        order: str = "egocentric",
+        seed: int = 0,
+        greedy: bool = False,
+        alone: bool = False,
+        pi0_floor: float = PI0_FLOOR,
+    ):
         self.task, self.arrays = task, game_arrays(task)
         self.q, self.pi0, self.alpha, self.beta, self.pi0_floor = q, pi0, alpha, beta, pi0_floor
         self.egocentric, self.greedy, self.alone = order == "egocentric", greedy, alone
@@ -35,8 +45,7 @@ class TablePolicy:
     def observation(self, agent: int, pos, done, prev) -> int:
         if self.alone:
             return int(self.arrays.cell_index[pos[agent][0], pos[agent][1]])
-        return agent_observation(self.arrays.cell_index, self.arrays.n_cells, pos, prev, done, agent,
-                                 self.egocentric)
+        return agent_observation(self.arrays.cell_index, self.arrays.n_cells, pos, prev, done, agent, self.egocentric)
 
     def __call__(self, pos, done, prev, t):
         actions = []
@@ -56,9 +65,18 @@ def learned_policy(result, task_index: int = 0, seed: int = 0, task: Task | None
     settings = result.settings
     if result.method == "q_learning":
         return TablePolicy(task, result.tables["q"][task_index], order=settings["order"], seed=seed)
-    return TablePolicy(task, result.tables["q"][task_index], result.tables["prior"], settings["alpha"],
-                       settings["beta"], settings["order"], seed, greedy=result.evaluation == "greedy",
-                       alone=settings.get("players") == "alone", pi0_floor=settings["pi0_floor"])
+    return TablePolicy(
+        task,
+        result.tables["q"][task_index],
+        result.tables["prior"],
+        settings["alpha"],
+        settings["beta"],
+        settings["order"],
+        seed,
+        greedy=result.evaluation == "greedy",
+        alone=settings.get("players") == "alone",
+        pi0_floor=settings["pi0_floor"],
+    )
 
 
 def play_learned(result, task_index: int = 0, seed: int = 0, task: Task | None = None) -> Trajectory:
@@ -68,8 +86,9 @@ def play_learned(result, task_index: int = 0, seed: int = 0, task: Task | None =
     return play(policy.task, policy, result.settings["max_steps"], result.settings["contention"])
 
 
-def typical_game(result, task_index: int = 0, games: int = 7, gamma: float = 0.99, task: Task | None = None
-                 ) -> Trajectory:
+def typical_game(
+    result, task_index: int = 0, games: int = 7, gamma: float = 0.99, task: Task | None = None
+) -> Trajectory:
     """Of ``games`` seeded games of a run's learned policies on one task, the median one by its
     return (both agents averaged, discounted with ``gamma``): a game to show as "typical"."""
     played = [play_learned(result, task_index, seed=k, task=task) for k in range(games)]

@@ -46,9 +46,14 @@ class QLearning(Learner):
     def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
         tasks, specs = self.protocol.specs(tasks)
         rng.seed(seed)
-        learn = episodes.rule(episodes.EPSILON_GREEDY, learn=True, learning_rate=self.learning_rate,
-                              gamma=self.gamma, epsilon_min=self.epsilon_min,
-                              epsilon_decay=self.epsilon_decay)
+        learn = episodes.rule(
+            episodes.EPSILON_GREEDY,
+            learn=True,
+            learning_rate=self.learning_rate,
+            gamma=self.gamma,
+            epsilon_min=self.epsilon_min,
+            epsilon_decay=self.epsilon_decay,
+        )
         greedy = episodes.rule(episodes.GREEDY)
         eval_x = np.unique(np.r_[np.arange(self.eval_every, self.episodes + 1, self.eval_every), self.episodes])
         train = np.empty((len(tasks), self.episodes, 2))
@@ -61,12 +66,23 @@ class QLearning(Learner):
             for k, stop in enumerate(eval_x):
                 n = int(stop - done_episodes)
                 steps += episodes.play_episodes(
-                    spec, learn, q, NO_TABLE, done_episodes, n, False, NO_TABLE, 1.0,
-                    self.protocol.return_gamma, train[i, done_episodes:stop], lengths[done_episodes:stop],
+                    spec,
+                    learn,
+                    q,
+                    NO_TABLE,
+                    done_episodes,
+                    n,
+                    False,
+                    NO_TABLE,
+                    1.0,
+                    self.protocol.return_gamma,
+                    train[i, done_episodes:stop],
+                    lengths[done_episodes:stop],
                 )
                 done_episodes = int(stop)
-                evals[i, k], eval_steps = play_round((spec,), greedy, q, NO_TABLE, self.protocol.eval_games,
-                                                     self.protocol.return_gamma)
+                evals[i, k], eval_steps = play_round(
+                    (spec,), greedy, q, NO_TABLE, self.protocol.eval_games, self.protocol.return_gamma
+                )
                 steps += eval_steps
             if keep_tables:
                 tables.append(q)

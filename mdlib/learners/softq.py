@@ -127,7 +127,14 @@ def _soft_q_learning_mdp(transitions, rewards, log_pi0, alpha, beta, gamma, step
 
 
 def soft_q_learning_mdp(
-    transitions, rewards, pi0, alpha: float, beta: float, gamma: float, steps: int, seed: int = 0,
+    transitions,
+    rewards,
+    pi0,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    steps: int,
+    seed: int = 0,
     power: float = 0.6,
 ) -> np.ndarray:
     """Sampled soft Q-learning (eqs. 3-4) on a small tabular MDP, for checking the update.
@@ -138,6 +145,12 @@ def soft_q_learning_mdp(
     """
     rng.seed(seed)
     return _soft_q_learning_mdp(
-        np.asarray(transitions, float), np.asarray(rewards, float), log_prior(np.asarray(pi0, float))[None],
-        float(alpha), float(beta), float(gamma), int(steps), float(power),
+        np.asarray(transitions, float),
+        np.asarray(rewards, float),
+        log_prior(np.asarray(pi0, float))[None],
+        float(alpha),
+        float(beta),
+        float(gamma),
+        int(steps),
+        float(power),
     )
