@@ -405,8 +405,9 @@ def check_explorers(page) -> tuple[int, int]:
 # Accessibility (axe-core), alt text, legibility in both modes
 
 
-#: The book's content on a page: its article (the search page has none: the article's column).
-ARTICLE_JS = "(document.querySelector('article.bd-article') || document.querySelector('.bd-article-container'))"
+#: The book's content on a page: its article (the search page has none: its search form and
+#: results, without the theme's buttons above them).
+ARTICLE_JS = "(document.querySelector('article.bd-article') || document.querySelector('.bd-search-container'))"
 
 
 def with_article(script: str) -> str:
