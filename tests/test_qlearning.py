@@ -1,6 +1,7 @@
 """Independent Q-learning (the report's baseline) and the compiled episode loop it runs.
 
-The reference code had three defects in this learner (``reference-findings.md``): it chose every
+The reference code had three defects in this learner (the replication notes chapter,
+``notebooks/07_replication_notes.ipynb``): it chose every
 action from the start state (1), learned from the previous step's reward (2, 3) and only ever
 wrote agent 2's first table entry (5). These tests pin the correct behaviour down:
 
@@ -36,7 +37,8 @@ def task(name):
 
 def path_observations(trajectory: game.Trajectory):
     """``(agent, observation index, action, step)`` of every action an agent that is not done
-    takes, with the egocentric septuple of corridor-rules.md (previous actions 0 at the start)."""
+    takes, with the egocentric septuple of the rules (``book/rules.md``; previous actions 0 at the
+    start)."""
     arrays = game.game_arrays(trajectory.task)
     taken, prev = [], np.zeros(2, np.int64)
     for t, joint in enumerate(trajectory.actions):
