@@ -255,7 +255,7 @@ def _solve_alone(tasks, alpha, beta, gamma, iterations, version, max_steps, tol,
     if initial_pi0 is None:
         prior = np.full((2, n_cells, N_ACTIONS), 1.0 / N_ACTIONS)
     else:
-        prior = check_prior(initial_pi0, (2, n_cells, N_ACTIONS))
+        prior = initial_pi0  # checked (and copied) by solve_distral
     q = np.zeros(reward.shape)  # iteration 1 starts from Q = 0, later ones from the previous Q
     pi, v = np.zeros(reward.shape), np.zeros(reward.shape[:3])
     for k in range(iterations):
@@ -708,7 +708,7 @@ def _solve_both(
     if initial_pi0 is None:
         prior = np.full((2, games[0].n_observations, N_ACTIONS), 1.0 / N_ACTIONS)
     else:
-        prior = check_prior(initial_pi0, (2, games[0].n_observations, N_ACTIONS))
+        prior = initial_pi0  # checked (and copied) by solve_distral
     q = [None] * len(tasks)  # iteration 1 starts from Q = 0, later ones from the previous Q
     for k in range(iterations):
         counts_total = np.zeros_like(prior)
@@ -914,9 +914,11 @@ def solve_distral(
     except (ValueError, TypeError) as error:
         raise ValueError(f"tasks: {error} (got {tasks!r})") from error
 
-    if initial_pi0 is not None:  # checked before any work
+    if initial_pi0 is not None:  # checked (into a fresh array) before any work
         n_cells = resolved[0].n_cells
-        check_prior(initial_pi0, (2, n_cells if players == "alone" else game.observation_count(n_cells), N_ACTIONS))
+        initial_pi0 = check_prior(
+            initial_pi0, (2, n_cells if players == "alone" else game.observation_count(n_cells), N_ACTIONS)
+        )
 
     out = _Record(iterations, len(resolved))
     if players == "alone":
