@@ -166,6 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SRC",
         help="the chapters' folder (default: the notebooks/ folder of this repository)",
     )
+    reader = commands.add_parser(
+        "reader-notebooks",
+        help="write every chapter as a reader opens it: numbers written in, bookkeeping folded",
+        description="Write a reader copy of every chapter (notebooks/0*.ipynb) into DIR: every glue role "
+        "replaced by the number the book shows, bookkeeping cells folded (JupyterLab and Colab), outputs "
+        "cleared. The book's launch buttons open the copies committed in reader/. Files of the same "
+        "names in DIR are replaced; nothing is written if any chapter cannot be converted.",
+    )
+    reader.add_argument("out", metavar="DIR", type=Path, help="folder to write the reader copies into")
+    reader.add_argument(
+        "--notebooks",
+        type=Path,
+        metavar="SRC",
+        help="the chapters' folder (default: the notebooks/ folder of this repository)",
+    )
     return parser
 
 
@@ -367,6 +382,20 @@ def main(argv=None) -> int:
                 f"{count(what.solution_cells, 'solution code cell')} and {count(what.glue_cells, 'glue cell')}"
             )
         print(f"wrote {count(len(removed), 'student notebook')} to {args.out}/")
+        return 0
+    if args.command == "reader-notebooks":
+        from .reader import ReaderError, reader_notebooks
+
+        try:
+            check_output_folder(args.out)
+        except OutputError as error:
+            parser.error(str(error))
+        try:
+            written = reader_notebooks(args.out, args.notebooks)
+        except (OutputError, ReaderError) as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {len(written)} reader notebooks to {args.out}/")
         return 0
     if args.command == "bench":
         from .bench import format_report, run_benchmark

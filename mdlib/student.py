@@ -12,6 +12,9 @@ into ``DIR`` a notebook of the same name without anything that gives a solution 
   name is quoted inside solutions and nowhere else, and none of whose variables a later cell reads;
 * every output and execution count, and the cells' execution timestamps.
 
+As in the reader copies (:mod:`mdlib.reader`), every glue role of the prose that stays is replaced
+by the number the book shows, and the bookkeeping cells (``remove-cell``) are folded.
+
 Everything else stays: the prose, the exercises, the stubs a reader fills in (code cells that
 raise ``NotImplementedError``, with the check under them) and the Colab install cell. A short
 note after the title says it is the student version. CONTRIBUTING.md ("Chapters") states the tags.
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .files import OutputError, StagedFolder, check_output_folder
+from .reader import ReaderError, chapter_title, fold_bookkeeping, glued_values, substitute_roles
 
 #: The tags of code cells that hold solutions: reference code, and glue for solution prose only.
 SOLUTION_TAGS = ("solution", "solution-glue")
@@ -315,13 +319,20 @@ def student_notebooks(out, notebooks=None) -> dict[str, Removed]:
     folder and :class:`NotebookError` for a malformed chapter, in both cases before writing.
     """
     out, notebooks, chapters = check_student_folders(out, notebooks)
-    students, removed = {}, {}
+    students, removed, loaded = {}, {}, {}
     for path in chapters:
         try:
-            notebook = json.loads(path.read_text(encoding="utf-8"))
+            loaded[path] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise NotebookError(f"{path}: cannot be read as a notebook ({error})") from None
-        students[path.name], removed[path.name] = strip_solutions(notebook, path.name)
+    titles = {path.stem: chapter_title(notebook) or path.stem for path, notebook in loaded.items()}
+    for path, notebook in loaded.items():
+        stripped, removed[path.name] = strip_solutions(notebook, path.name)
+        try:  # the numbers the text quotes written in, bookkeeping folded, as in the reader copies
+            values = glued_values(notebook)
+            students[path.name] = fold_bookkeeping(substitute_roles(stripped, values, path.name, titles))
+        except ReaderError as error:
+            raise NotebookError(str(error)) from None
     with StagedFolder(out, "output folder") as staging:
         for file_name, notebook in students.items():
             text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"

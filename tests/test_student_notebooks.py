@@ -25,6 +25,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from mdlib import student
 from mdlib.files import OutputError
+from mdlib.reader import unfold
 from mdlib.student import NotebookError, strip_solutions, student_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,15 @@ def tagged(cell, *tags):
     return cell
 
 
+def glued(name, text):
+    """The output a glue call leaves in an executed chapter."""
+    return nbformat.v4.new_output(
+        "display_data",
+        data={"application/papermill.record/text/plain": text},
+        metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}},
+    )
+
+
 def synthetic_chapter() -> nbformat.NotebookNode:
     """A chapter with every form of solution the convention knows; secrets are marked SECRET."""
     cells = [
@@ -72,10 +82,10 @@ def synthetic_chapter() -> nbformat.NotebookNode:
         new_code_cell(
             "from mdlib.book import glue\n\nanswer, shown = 42, 7\nglue('shown', shown)",
             execution_count=3,
-            outputs=[nbformat.v4.new_output("stream", text="old output\n")],
+            outputs=[nbformat.v4.new_output("stream", text="old output\n"), glued("shown", "7")],
         ),
         tagged(new_code_cell("glue('only_in_solution', answer)  # SECRET_GLUE_AUTO"), "remove-cell"),
-        tagged(new_code_cell("glue('quoted_outside', 1)"), "remove-cell"),
+        tagged(new_code_cell("glue('quoted_outside', 1)", outputs=[glued("quoted_outside", "1")]), "remove-cell"),
         tagged(new_code_cell("needed_later = 5\nglue('solution_but_needed', needed_later)"), "remove-cell"),
         new_markdown_cell(
             "## Exercises\n\n"
@@ -174,7 +184,11 @@ def test_everything_else_stays(synthetic, tmp_path):
         "Student version.",
     ):
         assert kept in text, kept
-    assert "".join(notebook.cells[0].source) == COLAB and notebook.cells[0].metadata.tags == ["remove-cell"]
+    assert "The statement stays: 7 and 1." in text, "the numbers the statement quotes are written in"
+    assert "{glue" not in text
+    colab = notebook.cells[0]
+    assert "".join(colab.source).endswith(COLAB) and colab.metadata.tags == ["remove-cell"]
+    assert colab.metadata.jupyter.source_hidden, "bookkeeping is folded, as in the reader copies"
     assert [c.source for c in notebook.cells if c.cell_type == "code"].count(STUB) == 1
     assert notebook.cells[2].metadata.tags == ["student-note"], "the note follows the title"
 
@@ -353,12 +367,13 @@ def test_exercises_stubs_and_the_colab_cell_stay(name, book_students):
     nbformat.validate(pupil)
     exercise = re.compile(r"\{exercise(-start)?\}")
     assert len(exercise.findall(as_text(pupil))) == len(exercise.findall(as_text(original)))
-    assert pupil.cells[0].source == original.cells[0].source and "google.colab" in pupil.cells[0].source
+    assert unfold(pupil.cells[0].source) == original.cells[0].source and "google.colab" in pupil.cells[0].source
     assert "remove-cell" in pupil.cells[0].metadata.tags
     code = [c.source for c in original.cells if c.cell_type == "code"]
     kept = iter(code)
     assert all(
-        any(source == other for other in kept) for source in (c.source for c in pupil.cells if c.cell_type == "code")
+        any(source == other for other in kept)
+        for source in (unfold(c.source) for c in pupil.cells if c.cell_type == "code")
     ), "code cells are kept unchanged, in order"
     assert all(not c.outputs and c.execution_count is None for c in pupil.cells if c.cell_type == "code")
     stubs = [
@@ -368,7 +383,7 @@ def test_exercises_stubs_and_the_colab_cell_stay(name, book_students):
         and "NotImplementedError" in c.source
         and not {"solution", "solution-glue"} & set(c.metadata.get("tags", []))
     ]
-    assert all(stub in [c.source for c in pupil.cells] for stub in stubs)
+    assert all(stub in [unfold(c.source) for c in pupil.cells] for stub in stubs)
 
 
 def parse_cell(source: str) -> ast.Module:
@@ -411,7 +426,7 @@ def test_the_student_notebook_runs_top_to_bottom(name, book_students):
     out, _ = book_students
     original = nbformat.read(CHAPTERS / name, as_version=4)
     pupil = nbformat.read(out / name, as_version=4)
-    kept_sources = [c.source for c in pupil.cells if c.cell_type == "code"]
+    kept_sources = [unfold(c.source) for c in pupil.cells if c.cell_type == "code"]
     next_kept, bound_kept = 0, set()
     only_removed, stubs, defined = set(), [], set()
     for cell in (c for c in original.cells if c.cell_type == "code"):
