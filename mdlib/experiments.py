@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from .game import Trajectory
 from .learners import MultiDistral, QLearning, RunResult, play_learned
 from .learners.base import check_count, require
+from .runstore import active_store
 from .solver import solve_joint
 from .tasks import resolve_tasks
 
@@ -189,17 +190,29 @@ def run_many(
     methods, tasks="original", seeds=10, workers: int | None = None, progress: bool = True, description: str = "runs"
 ) -> list[SeedRuns]:
     """Several methods (for example a grid of α, β settings), every one over the same seeds, in
-    one pool of worker processes; returns one :class:`SeedRuns` per method, in order."""
+    one pool of worker processes; returns one :class:`SeedRuns` per method, in order. Under a
+    chapter's store (:func:`mdlib.runstore.stored_runs`) the runs it holds are read, not run."""
     seeds = _seed_list(seeds)
     tasks = resolve_tasks(tasks)
     methods = list(methods)
     require(len(methods) > 0, "no methods given")
-    for method in {type(m): m for m in methods}.values():  # settings of one learner share kernels
+    store = active_store()
+    found = [store.load(m, tasks, seeds) if store else None for m in methods]
+    todo = [m for m, runs in zip(methods, found) if runs is None]
+    for method in {type(m): m for m in todo}.values():  # settings of one learner share kernels
         _warm_up(method, tasks)
-    jobs = [(method, tasks, seed) for method in methods for seed in seeds]
-    results: list[RunResult] = _map(_run_one, jobs, workers, progress, description)
+    jobs = [(method, tasks, seed) for method in todo for seed in seeds]
+    results: list[RunResult] = _map(_run_one, jobs, workers, progress, description) if jobs else []
     n = len(seeds)
-    return [SeedRuns.stack(results[i * n : (i + 1) * n]) for i in range(len(methods))]
+    computed = iter(SeedRuns.stack(results[i * n : (i + 1) * n]) for i in range(len(todo)))
+    out = []
+    for method, runs in zip(methods, found):
+        if runs is None:
+            runs = next(computed)
+            if store:
+                store.save(method, tasks, seeds, runs)
+        out.append(runs)
+    return out
 
 
 def learned_trajectories(
