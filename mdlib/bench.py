@@ -19,8 +19,10 @@ import time
 import numpy as np
 
 from .exact_distral import solve_distral
+from .game import game_spec
 from .learners import MultiDistral, QLearning, episodes, rng
-from .learners.base import NO_TABLE, empty_tables
+from .learners.base import empty_tables
+from .learners.episodes import NO_TABLE
 from .learners.softq import log_prior
 from .tasks import load_task
 
@@ -32,43 +34,42 @@ def _loop_rate(
     rule, episodes_count: int, prior=None, count_visits=False, repeats: int = 3, seed: int = 0
 ) -> tuple[float, int]:
     """Best steps/s of ``episodes_count`` episodes on the bench task, each repeat from a fresh table."""
-    spec = episodes.game_spec(load_task(BENCH_TASK))
+    spec = game_spec(load_task(BENCH_TASK))
     best, steps = 0.0, 0
     for _ in range(repeats):
         q = empty_tables(int(spec.n_cells))
-        log_pi0 = NO_TABLE if prior is None else prior
-        counts = np.zeros_like(q) if count_visits else NO_TABLE
         returns, lengths = np.empty((episodes_count, 2)), np.empty(episodes_count, np.int64)
         rng.seed(seed)
         start = time.perf_counter()
         steps = episodes.play_episodes(
-            spec, rule, q, log_pi0, 0, episodes_count, count_visits, counts, 0.99, 0.99, returns, lengths
+            spec,
+            rule,
+            q,
+            log_pi0=NO_TABLE if prior is None else prior,
+            n_episodes=episodes_count,
+            counts=np.zeros_like(q) if count_visits else None,
+            count_gamma=0.99,
+            return_gamma=0.99,
+            returns=returns,
+            lengths=lengths,
         )
         best = max(best, steps / (time.perf_counter() - start))
     return best, steps
 
 
 def q_learning_rule() -> episodes.Rule:
-    d = QLearning()
-    return episodes.rule(
-        episodes.EPSILON_GREEDY,
-        learn=True,
-        learning_rate=d.learning_rate,
-        gamma=d.gamma,
-        epsilon_min=d.epsilon_min,
-        epsilon_decay=d.epsilon_decay,
-    )
+    return QLearning().learning_rule()
 
 
 def q_learning_returns(n_episodes: int, seed: int = 0) -> tuple[np.ndarray, int, float]:
     """Q-learning with the report's settings on the bench task: returns, steps and seconds."""
-    spec = episodes.game_spec(load_task(BENCH_TASK))
+    spec = game_spec(load_task(BENCH_TASK))
     q = empty_tables(int(spec.n_cells))
     returns, lengths = np.empty((n_episodes, 2)), np.empty(n_episodes, np.int64)
     rng.seed(seed)
     start = time.perf_counter()
     steps = episodes.play_episodes(
-        spec, q_learning_rule(), q, NO_TABLE, 0, n_episodes, False, NO_TABLE, 1.0, 0.99, returns, lengths
+        spec, q_learning_rule(), q, n_episodes=n_episodes, return_gamma=0.99, returns=returns, lengths=lengths
     )
     return returns, steps, time.perf_counter() - start
 

@@ -9,9 +9,9 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from . import game
+from .game import AGENTS
 from .tasks import Task, load_task
 
-AGENTS = ("agent_1", "agent_2")
 OBSERVATION_TYPES = ("septuple", "index")
 
 
@@ -61,7 +61,7 @@ class CorridorEnv(ParallelEnv):
         self.observation_type = observation
         self.order = order
         self.render_mode = render_mode
-        self._arrays = game.game_arrays(self.task)
+        self._arrays = game.game_spec(self.task, contention, order, self.max_steps)
         self.possible_agents = list(AGENTS)
         self.agents: list[str] = []
         self._pos = self._arrays.starts.copy()

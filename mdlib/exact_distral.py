@@ -411,7 +411,7 @@ def joint_game(
         f"home must be a pair of booleans, got {home!r}",
     )
     home = (bool(home[0]), bool(home[1]))
-    arrays = game.game_arrays(task)
+    arrays = game.game_spec(task)
     places = [tuple(task.goals[j]) if home[j] else tuple(task.starts[j]) for j in (0, 1)]
     require(places[0] != places[1], f"home={home!r} puts both agents on one cell {places[0]}")
     start_cells = np.array([arrays.cell_index[p] for p in places], np.int64)
@@ -813,7 +813,7 @@ class DistralSolution:
         cell only and ignores the other (who is still there and still blocks)."""
         if task is None:
             task = self.task_objects[task_index] if self.task_objects else load_task(self.tasks[task_index])
-        arrays = game.game_arrays(task)
+        arrays = game.game_spec(task)
         table = self.policies[task_index]
         alone = self.settings["players"] == "alone"
         egocentric = self.settings["order"] == "egocentric"

@@ -10,7 +10,7 @@ them on every reachable joint state and joint action of every map, under both co
 
 =================  ==========================================================================
 Agents             ``agent_1`` (starts on ``4``, goal ``2``), ``agent_2`` (starts on ``5``,
-                   goal ``3``); both act at every step, simultaneously
+                   goal ``3``) (:data:`AGENTS`); both act at every step, simultaneously
 Actions            ``Discrete(5)``: 0 stay, 1 down, 2 up, 3 left, 4 right (:data:`ACTION_NAMES`,
                    :data:`MOVES`)
 Observations       the septuple (first agent's row, col, second agent's row, col, own previous
@@ -22,7 +22,8 @@ Rewards            +100 (:data:`GOAL_REWARD`) on arriving at one's own goal, -0.
 Contention         ``reference`` (agent 2 wins a contested cell, agent 1 stays) or
                    ``both_blocked`` (both stay); no entering the other's current cell
 Episode end        both agents arrived, or ``max_steps`` steps (200 by default)
-Lone game          one agent alone, the other absent: it blocks nothing and never moves
+Lone game          one agent alone, the other absent (done, at :data:`OFF_MAP`): it blocks
+                   nothing and never moves
 =================  ==========================================================================
 
 Version history: ``corridor_v0``, the game as the appendix states it (the report's maps, actions
@@ -32,6 +33,7 @@ free; the reference contention rule by default).
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numba
@@ -54,32 +56,63 @@ REFERENCE, BOTH_BLOCKED = 0, 1
 OBSERVATION_ORDERS = ("egocentric", "absolute")
 
 
-@dataclass(frozen=True)
-class GameArrays:
-    """A task in the flat form the compiled kernels take."""
+#: The agents' names, as the PettingZoo environment, the solvers and the result tables spell them.
+AGENTS = ("agent_1", "agent_2")
 
-    walls: np.ndarray  # (rows, cols) bool
-    goals: np.ndarray  # (2, 2) int64: goals[agent] = (row, col)
-    starts: np.ndarray  # (2, 2) int64
-    cell_index: np.ndarray  # (rows, cols) int64, -1 on walls
-    n_cells: int
+#: Where an absent agent stands (the lone game): no move of the agent playing can aim there.
+OFF_MAP = (-1, -1)
+
+
+class GameSpec(namedtuple("GameSpec", "walls goals starts cell_index n_cells contention egocentric max_steps alone")):
+    """A task and the game's settings in the flat form the compiled kernels take.
+
+    ``walls`` (rows, cols) bool, ``goals`` and ``starts`` (2, 2) int64 (``[agent] = (row, col)``),
+    ``cell_index`` (rows, cols) int64, -1 on walls. ``alone`` is -1 when both agents play, else the
+    agent (0 or 1) playing alone: the other starts done at :data:`OFF_MAP`, so no move is ever
+    blocked by it, and the one playing observes its own free cell only (tables of ``n_cells`` rows).
+    """
+
+    __slots__ = ()
 
     @property
     def n_observations(self) -> int:
-        return observation_count(self.n_cells)
+        return observation_count(int(self.n_cells))
 
 
-def game_arrays(task: Task) -> GameArrays:
+def game_spec(
+    task: Task, contention: str = "reference", order: str = "egocentric", max_steps: int = 200, alone: int | None = None
+) -> GameSpec:
+    """The kernels' form of ``task``; with ``alone`` (0 or 1) that agent plays the map alone."""
+    if order not in OBSERVATION_ORDERS:
+        raise ValueError(f"unknown observation order {order!r}: expected one of {OBSERVATION_ORDERS}")
+    if alone not in (None, 0, 1):
+        raise ValueError(f"alone must be None, 0 or 1, got {alone!r}")
+    starts = np.array(task.starts, dtype=np.int64)
+    if alone is not None:
+        starts[1 - alone] = OFF_MAP
     # A writeable copy of the walls: a Task's own array is read-only, and numba compiles a
     # read-only array as a different type, so a Task unpickled in a worker process (writeable)
     # would miss the kernels compiled in the parent and compile them all again.
-    return GameArrays(
-        walls=np.array(task.walls, dtype=np.bool_, order="C"),
-        goals=np.array(task.goals, dtype=np.int64),
-        starts=np.array(task.starts, dtype=np.int64),
-        cell_index=task.cell_index,
-        n_cells=task.n_cells,
+    return GameSpec(
+        np.array(task.walls, dtype=np.bool_, order="C"),
+        np.array(task.goals, dtype=np.int64),
+        starts,
+        task.cell_index,
+        np.int64(task.n_cells),
+        np.int64(contention_code(contention)),
+        order == "egocentric",
+        np.int64(max_steps),
+        np.int64(-1 if alone is None else alone),
     )
+
+
+#: The name chapters and older code use for a task's :class:`GameSpec` with the default settings.
+GameArrays = GameSpec
+
+
+def game_arrays(task: Task) -> GameSpec:
+    """:func:`game_spec` of ``task`` with the default settings (both agents, reference contention)."""
+    return game_spec(task)
 
 
 def contention_code(contention: str) -> int:
@@ -167,14 +200,30 @@ def observation_index(n_cells, first_cell, second_cell, own_prev, other_prev, ot
 
 
 @numba.njit(cache=True, inline="always")
+def observation_from_cells(n_cells, agent, egocentric, own_cell, other_cell, own_prev, other_prev, other_done):
+    """``agent``'s observation index from its own and the other agent's free-cell numbers: its own
+    cell first in egocentric order, agent 1's first in absolute order (the other agent's previous
+    action and done flag as :func:`observation_index` takes them)."""
+    if egocentric or agent == 0:
+        return observation_index(n_cells, own_cell, other_cell, own_prev, other_prev, other_done)
+    return observation_index(n_cells, other_cell, own_cell, own_prev, other_prev, other_done)
+
+
+@numba.njit(cache=True, inline="always")
 def agent_observation(cell_index, n_cells, pos, prev_actions, done, agent, egocentric):
     """``agent``'s observation index from the joint state arrays ``pos`` (2, 2), ``prev_actions``
     (2,) and ``done`` (2,)."""
     other = 1 - agent
-    cell_own = cell_index[pos[agent, 0], pos[agent, 1]]
-    cell_other = cell_index[pos[other, 0], pos[other, 1]]
-    first, second = (cell_own, cell_other) if egocentric or agent == 0 else (cell_other, cell_own)
-    return observation_index(n_cells, first, second, prev_actions[agent], prev_actions[other], done[other])
+    return observation_from_cells(
+        n_cells,
+        agent,
+        egocentric,
+        cell_index[pos[agent, 0], pos[agent, 1]],
+        cell_index[pos[other, 0], pos[other, 1]],
+        prev_actions[agent],
+        prev_actions[other],
+        done[other],
+    )
 
 
 def observation_tuple(pos, prev_actions, done, agent: int, egocentric: bool = True) -> tuple:
@@ -234,7 +283,7 @@ class Trajectory:
 
 def play(task: Task, policy, max_steps: int = 200, contention: str = "reference") -> Trajectory:
     """Play one episode with ``policy(positions, done, prev_actions, step) -> (a1, a2)``."""
-    arrays, code = game_arrays(task), contention_code(contention)
+    arrays, code = game_spec(task), contention_code(contention)
     pos, done, prev = arrays.starts.copy(), np.zeros(2, np.bool_), np.zeros(2, np.int64)
     positions, dones, actions, rewards = [pos.copy()], [done.copy()], [], []
     for t in range(max_steps):

@@ -16,6 +16,7 @@ from matplotlib.transforms import Affine2D
 
 from .book import number
 from .files import check_output_file, write_atomically
+from .game import AGENTS
 from .render import AGENT_COLOURS, COLOURS, GOAL_COLOURS
 from .tasks import Task, load_task, resolve_tasks
 
@@ -133,7 +134,8 @@ def _pretty(name: str) -> str:
 
 # Learning curves -------------------------------------------------------------------------------
 
-AGENT_LABELS = ("agent 1", "agent 2")
+#: :data:`mdlib.game.AGENTS` as a legend writes them.
+AGENT_LABELS = tuple(name.replace("_", " ") for name in AGENTS)
 
 
 def plot_curve(ax, summary, agent: int, label: str, linestyle: str = "-", band: bool = True):

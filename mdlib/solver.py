@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import game
-from .tasks import Task, resolve_tasks
+from .tasks import Task, path_length, resolve_tasks
 
-AGENT_NAMES = ("agent_1", "agent_2")
+#: The agents' names (:data:`mdlib.game.AGENTS`), as the keys of every split of returns.
+AGENT_NAMES = game.AGENTS
 
 
 def lone_return(moves: int, gamma: float) -> float:
@@ -26,19 +27,11 @@ def lone_return(moves: int, gamma: float) -> float:
 
 
 def shortest_path_length(task: Task, agent: int) -> int:
-    """Moves a lone agent needs from its start to its goal (breadth-first search)."""
-    start, goal = task.starts[agent], task.goals[agent]
-    distance, frontier = {start: 0}, deque([start])
-    while frontier:
-        cell = frontier.popleft()
-        if cell == goal:
-            return distance[cell]
-        for d_row, d_col in game.MOVES[1:]:
-            nxt = (cell[0] + int(d_row), cell[1] + int(d_col))
-            if not task.walls[nxt] and nxt not in distance:
-                distance[nxt] = distance[cell] + 1
-                frontier.append(nxt)
-    raise ValueError(f"{task.name}: goal of agent {agent + 1} is unreachable")
+    """Moves a lone agent needs from its start to its goal (:func:`mdlib.tasks.path_length`)."""
+    moves = path_length(task.walls, task.starts[agent], task.goals[agent])
+    if moves is None:
+        raise ValueError(f"{task.name}: goal of agent {agent + 1} is unreachable")
+    return moves
 
 
 @dataclass(frozen=True)
@@ -59,7 +52,7 @@ class JointMDP:
 
 def joint_mdp(task: Task, contention: str = "reference") -> JointMDP:
     """Enumerate every joint state reachable from the starts, breadth first."""
-    arrays, code = game.game_arrays(task), game.contention_code(contention)
+    arrays, code = game.game_spec(task, contention), game.contention_code(contention)
     key = lambda pos, done: (tuple(pos.ravel()), tuple(done))  # noqa: E731
     start = (arrays.starts.copy(), np.zeros(2, np.bool_))
     index = {key(*start): 0}
@@ -272,24 +265,36 @@ class LoneMDP:
 
 
 def lone_mdp(task, agent: int) -> LoneMDP:
-    """The MDP of ``agent`` (0 or 1) alone on ``task``: the other agent is absent."""
+    """The MDP of ``agent`` (0 or 1) alone on ``task``, stepped by the game's kernel
+    (:func:`mdlib.game.transition`) with the other agent absent: done, at :data:`mdlib.game.OFF_MAP`."""
     (task,) = resolve_tasks(task)
     if agent not in (0, 1):
         raise ValueError(f"agent must be 0 or 1, got {agent!r}")
-    cells, index, goal = task.free_cells, task.cell_index, tuple(task.goals[agent])
+    spec = game.game_spec(task, alone=agent)
+    cells, index = task.free_cells, task.cell_index
     n = len(cells)
     transitions = np.zeros((n, game.N_ACTIONS, n))
-    rewards = np.full((n, game.N_ACTIONS), game.STEP_REWARD)
+    rewards = np.empty((n, game.N_ACTIONS))
     for s, (row, col) in enumerate(cells):
-        for a, (d_row, d_col) in enumerate(game.MOVES):
-            target = (int(row + d_row), int(col + d_col))
-            if task.walls[target]:
-                target = (int(row), int(col))
-            if target == goal:
-                rewards[s, a] = game.GOAL_REWARD
-            else:
-                transitions[s, a, index[target]] = 1.0
+        for a in range(game.N_ACTIONS):
+            to_row, to_col, arrived, rewards[s, a] = _lone_step(spec, agent, row, col, a)
+            if not arrived:
+                transitions[s, a, index[to_row, to_col]] = 1.0
     return LoneMDP(task, agent, transitions, rewards, int(index[tuple(task.starts[agent])]))
+
+
+def _lone_step(spec: game.GameSpec, agent: int, row: int, col: int, action: int) -> tuple[int, int, bool, float]:
+    """One step of ``agent`` alone: its next cell, whether it arrived, and its reward."""
+    absent_row, absent_col = game.OFF_MAP
+    if agent == 0:
+        out = game.transition(
+            spec.walls, spec.goals, spec.contention, row, col, absent_row, absent_col, False, True, action, 0
+        )
+        return out[0], out[1], out[4], out[6]
+    out = game.transition(
+        spec.walls, spec.goals, spec.contention, absent_row, absent_col, row, col, True, False, 0, action
+    )
+    return out[2], out[3], out[5], out[7]
 
 
 def policy_return(mdp: LoneMDP, policy, gamma: float, horizon: int = 200) -> tuple[float, float]:

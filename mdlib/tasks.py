@@ -208,7 +208,7 @@ def parse_task(text: str, name: str, source: str) -> Task:
     starts = (found[START_1], found[START_2])
     goals = (found[GOAL_1], found[GOAL_2])
     for agent in (0, 1):
-        if not _reachable(walls, starts[agent], goals[agent]):
+        if path_length(walls, starts[agent], goals[agent]) is None:
             row, col = goals[agent]
             raise ValueError(
                 f"{where(row, col)}: unreachable goal: agent {agent + 1} cannot reach its goal "
@@ -220,15 +220,20 @@ def parse_task(text: str, name: str, source: str) -> Task:
     return Task(name=name, walls=walls, starts=starts, goals=goals, source=source)
 
 
-def _reachable(walls: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> bool:
-    seen, frontier = {start}, deque([start])
+def path_length(walls: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> int | None:
+    """The fewest moves (down, up, left, right) from ``start`` to ``goal`` over free cells, by
+    breadth-first search; None if the goal cannot be reached."""
+    start, goal = (int(start[0]), int(start[1])), (int(goal[0]), int(goal[1]))
+    distance, frontier = {start: 0}, deque([start])
     while frontier:
-        row, col = frontier.popleft()
-        if (row, col) == goal:
-            return True
+        cell = frontier.popleft()
+        row, col = cell
+        if cell == goal:
+            return distance[cell]
         for d_row, d_col in ((1, 0), (-1, 0), (0, -1), (0, 1)):
             nxt = (row + d_row, col + d_col)
-            if 0 <= nxt[0] < walls.shape[0] and 0 <= nxt[1] < walls.shape[1] and not walls[nxt] and nxt not in seen:
-                seen.add(nxt)
+            inside = 0 <= nxt[0] < walls.shape[0] and 0 <= nxt[1] < walls.shape[1]
+            if inside and not walls[nxt] and nxt not in distance:
+                distance[nxt] = distance[cell] + 1
                 frontier.append(nxt)
-    return False
+    return None

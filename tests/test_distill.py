@@ -234,7 +234,16 @@ def test_the_compiled_m_step_counts_what_visit_counts_counts(tasks):
         q = np.zeros_like(log_pi0)
         returns, lengths = np.empty((repeats, 2)), np.empty(repeats, np.int64)
         steps = episodes.play_episodes(
-            episodes.game_spec(task), soft, q, log_pi0, 0, repeats, True, counts, gamma, 0.99, returns, lengths
+            game.game_spec(task),
+            soft,
+            q,
+            log_pi0=log_pi0,
+            n_episodes=repeats,
+            counts=counts,
+            count_gamma=gamma,
+            return_gamma=0.99,
+            returns=returns,
+            lengths=lengths,
         )
         assert steps == repeats * len(trajectory)
         np.testing.assert_array_equal(lengths, len(trajectory))

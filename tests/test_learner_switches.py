@@ -45,25 +45,25 @@ def record_calls(monkeypatch, skip_greedy: bool = False) -> list[dict]:
     calls = []
     real = episodes.play_episodes
 
-    def spy(game_spec, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns, lengths):
+    def spy(game_spec, rule, q, **options):
+        n, returns, counts = options["n_episodes"], options["returns"], options.get("counts")
         call = dict(
             game=game_spec,
             rule=rule,
             q=q,
             q_before=q.copy(),
-            log_pi0=log_pi0.copy(),
+            log_pi0=options.get("log_pi0", NO_TABLE).copy(),
             n=n,
-            count=count_visits,
-            counts=counts,
-            counts_before=counts.copy(),
+            count=counts is not None,
+            counts=NO_TABLE if counts is None else counts,
         )
+        call["counts_before"] = call["counts"].copy()
         if skip_greedy and rule.mode == episodes.DISTRAL_GREEDY:
             returns[:] = 0.0
             steps = 0
         else:
-            steps = real(
-                game_spec, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns, lengths
-            )
+            steps = real(game_spec, rule, q, **options)
+        counts = call["counts"]
         calls.append(call | dict(q_after=q.copy(), counts_after=counts.copy(), returns=returns[:n].copy(), steps=steps))
         return steps
 
@@ -182,7 +182,7 @@ def test_the_greedy_policy_takes_the_argmax_of_the_distral_logits():
     and it is taken every time. Agent 2: two actions tie exactly; each is taken about half the time
     (within 5 binomial standard errors), the others never."""
     task = load_task("task1")
-    spec = episodes.game_spec(task, max_steps=1)
+    spec = game.game_spec(task, max_steps=1)
     arrays = game.game_arrays(task)
     shape = (2, game.observation_count(task.n_cells), game.N_ACTIONS)
     q, log_pi0 = np.zeros(shape), np.full(shape, np.log(0.2))
@@ -205,7 +205,9 @@ def test_the_greedy_policy_takes_the_argmax_of_the_distral_logits():
     returns, lengths = np.empty((n, 2)), np.empty(n, np.int64)
     rule = episodes.rule(episodes.DISTRAL_GREEDY, alpha=alpha, beta=beta)
     before = q.copy()
-    episodes.play_episodes(spec, rule, q, log_pi0, 0, n, True, counts, 1.0, 0.99, returns, lengths)
+    episodes.play_episodes(
+        spec, rule, q, log_pi0=log_pi0, n_episodes=n, counts=counts, return_gamma=0.99, returns=returns, lengths=lengths
+    )
     np.testing.assert_array_equal(counts[0, starts[0]], np.eye(5)[best] * n)
     stay, up = counts[1, starts[1], STAY], counts[1, starts[1], UP]
     assert stay + up == n and abs(stay / n - 0.5) < 5 * np.sqrt(0.25 / n)
@@ -292,10 +294,17 @@ def test_an_absent_agent_never_blocks(agent):
     q = np.zeros((2, task.n_cells, game.N_ACTIONS))
     for cell, action in steps:
         q[agent, task.cell_index[cell], action] = 1.0
-    spec = episodes.game_spec(task, alone=agent)
+    spec = game.game_spec(task, alone=agent)
     counts, returns, lengths = np.zeros_like(q), np.empty((1, 2)), np.empty(1, np.int64)
     steps_taken = episodes.play_episodes(
-        spec, episodes.rule(episodes.GREEDY), q, NO_TABLE, 0, 1, True, counts, 1.0, 0.99, returns, lengths
+        spec,
+        episodes.rule(episodes.GREEDY),
+        q,
+        n_episodes=1,
+        counts=counts,
+        return_gamma=0.99,
+        returns=returns,
+        lengths=lengths,
     )
     assert steps_taken == lengths[0] == 18
     assert returns[0, agent] == pytest.approx(lone_return(18, 0.99), rel=1e-14) and returns[0, other] == 0.0

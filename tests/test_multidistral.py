@@ -22,7 +22,7 @@ from scipy import stats
 
 from mdlib import experiments, game, load_task
 from mdlib.learners import MultiDistral, QLearning, RunResult, distill, episodes, rng
-from mdlib.learners.base import Protocol
+from mdlib.learners.base import NO_TABLE, Protocol
 from mdlib.solver import lone_return
 
 SMALL = dict(iterations=3, e_games=10, m_games=10, protocol=Protocol(eval_games=4))
@@ -123,24 +123,23 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
     calls = []
     real = episodes.play_episodes
 
-    def spy(game, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns, lengths):
+    def spy(game, rule, q, **options):
+        counts = options.get("counts")
         calls.append(
             dict(
                 rule=rule,
                 q_before=q.copy(),
                 q=q,
-                log_pi0=log_pi0.copy(),
-                n=n,
-                count=count_visits,
-                counts=counts,
-                count_gamma=count_gamma,
-                return_gamma=return_gamma,
+                log_pi0=options.get("log_pi0", NO_TABLE).copy(),
+                n=options["n_episodes"],
+                count=counts is not None,
+                counts=NO_TABLE if counts is None else counts,
+                count_gamma=options.get("count_gamma", 1.0),
+                return_gamma=options["return_gamma"],
             )
         )
-        steps = real(
-            game, rule, q, log_pi0, first, n, count_visits, counts, count_gamma, return_gamma, returns, lengths
-        )
-        calls[-1]["counts_after"] = counts.copy()
+        steps = real(game, rule, q, **options)
+        calls[-1]["counts_after"] = calls[-1]["counts"].copy()
         return steps
 
     monkeypatch.setattr(episodes, "play_episodes", spy)

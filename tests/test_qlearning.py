@@ -23,7 +23,6 @@ import pytest
 
 from mdlib import game, load_task, solve_joint
 from mdlib.learners import QLearning, episodes, rng
-from mdlib.learners.base import NO_TABLE
 from mdlib.solver import lone_return
 
 STAY, DOWN = 0, 1
@@ -72,7 +71,14 @@ def no_exploration_rule(learn, gamma=0.9, learning_rate=1.0):
 def play(spec, rule, q, n_episodes=1, first_episode=1):
     returns, lengths = np.empty((n_episodes, 2)), np.empty(n_episodes, np.int64)
     episodes.play_episodes(
-        spec, rule, q, NO_TABLE, first_episode, n_episodes, False, NO_TABLE, 1.0, RETURN_GAMMA, returns, lengths
+        spec,
+        rule,
+        q,
+        first_episode=first_episode,
+        n_episodes=n_episodes,
+        return_gamma=RETURN_GAMMA,
+        returns=returns,
+        lengths=lengths,
     )
     return returns, lengths
 
@@ -97,7 +103,7 @@ def test_greedy_actions_are_read_from_the_current_observation():
         q[agent, s, a] = 1.0
     assert len({a for _, _, a, _ in path_observations(trajectory)}) >= 3  # not one constant action
 
-    returns, lengths = play(episodes.game_spec(task("task1")), no_exploration_rule(learn=False), q)
+    returns, lengths = play(game.game_spec(task("task1")), no_exploration_rule(learn=False), q)
     assert lengths[0] == len(trajectory)
     np.testing.assert_allclose(returns[0], trajectory.returns(RETURN_GAMMA), rtol=0, atol=1e-12)
     assert returns[0].sum() == pytest.approx(solution.value, abs=1e-9)
@@ -123,7 +129,7 @@ def test_one_episode_updates_with_this_steps_reward_and_no_bootstrap_past_arriva
     q = empty_q("task5")
     q[:, :, DOWN] = 1.0
     before = q.copy()
-    returns, lengths = play(episodes.game_spec(task("task5")), no_exploration_rule(learn=True), q)
+    returns, lengths = play(game.game_spec(task("task5")), no_exploration_rule(learn=True), q)
     assert lengths[0] == 4
     np.testing.assert_allclose(returns[0], lone_return(4, RETURN_GAMMA), rtol=0, atol=1e-12)
 
@@ -143,7 +149,7 @@ def test_values_propagate_back_to_the_exact_path_values(down_path):
     Q values are exactly -0.1 * sum_{j<k} 0.9^j + 100 * 0.9^k, k steps before the arrival."""
     q = empty_q("task5")
     q[:, :, DOWN] = 1.0
-    play(episodes.game_spec(task("task5")), no_exploration_rule(learn=True), q, n_episodes=4)
+    play(game.game_spec(task("task5")), no_exploration_rule(learn=True), q, n_episodes=4)
     for agent, s, a, t in down_path:
         k = 3 - t
         exact = -0.1 * sum(0.9**j for j in range(k)) + 100.0 * 0.9**k
@@ -158,7 +164,7 @@ def test_epsilon_schedule():
     actions per point; the tolerance is 5 binomial standard errors (under 0.01), well below
     the 0.037 a schedule max(epsilon_min, exp(-decay * episode)) would differ by at episode 500."""
     epsilon_min, decay = 0.05, 0.005
-    spec = episodes.game_spec(task("task1"))
+    spec = game.game_spec(task("task1"))
     rule = episodes.rule(episodes.EPSILON_GREEDY, epsilon_min=epsilon_min, epsilon_decay=decay)
     q = empty_q("task1")
     q[:, :, STAY] = 1.0
@@ -168,7 +174,15 @@ def test_epsilon_schedule():
         counts = np.zeros_like(q)
         for _ in range(60):  # 60 one-episode calls, each at this episode's epsilon
             episodes.play_episodes(
-                spec, rule, q, NO_TABLE, episode, 1, True, counts, 1.0, RETURN_GAMMA, returns, lengths
+                spec,
+                rule,
+                q,
+                first_episode=episode,
+                n_episodes=1,
+                counts=counts,
+                return_gamma=RETURN_GAMMA,
+                returns=returns,
+                lengths=lengths,
             )
         n = counts.sum()
         assert n >= 8000

@@ -21,7 +21,6 @@ import pytest
 
 from mdlib import game, load_task
 from mdlib.learners import PI0_FLOOR, distral_policy, episodes, rng, soft_value
-from mdlib.learners.base import NO_TABLE
 from mdlib.learners.softq import log_prior, soft_policy, soft_q_learning_mdp, soft_state_value
 from mdlib.solver import soft_value_iteration
 
@@ -241,7 +240,7 @@ def test_the_game_loops_soft_update_is_eq_4_with_eq_3(alpha, beta):
     which pins the reward (this step's), the exponent on the prior (alpha, not the learning rate:
     defect 4), and the end of the bootstrap at the agent's arrival."""
     task, taken = _task5_down_path()
-    spec = episodes.game_spec(task)
+    spec = game.game_spec(task)
     shape = (2, game.observation_count(task.n_cells), game.N_ACTIONS)
     q = np.zeros(shape)
     q[:, :, 1] = 1000.0
@@ -250,7 +249,9 @@ def test_the_game_loops_soft_update_is_eq_4_with_eq_3(alpha, beta):
     rule = episodes.rule(episodes.SOFT, learn=True, learning_rate=1.0, gamma=0.99, alpha=alpha, beta=beta)
     returns, lengths = np.empty((1, 2)), np.empty(1, np.int64)
     rng.seed(0)
-    episodes.play_episodes(spec, rule, q, log_pi0, 0, 1, False, NO_TABLE, 1.0, 0.99, returns, lengths)
+    episodes.play_episodes(
+        spec, rule, q, log_pi0=log_pi0, n_episodes=1, return_gamma=0.99, returns=returns, lengths=lengths
+    )
     assert lengths[0] == 4
     expected = before.copy()
     for agent, s, t in taken:
@@ -263,7 +264,7 @@ def test_the_game_loop_samples_actions_from_eq_5():
     the two start observations: the frequency of each first action matches eq. 5 within 5
     binomial standard errors (at most 0.0055 here)."""
     task = load_task("task1")
-    spec = episodes.game_spec(task, max_steps=1)
+    spec = game.game_spec(task, max_steps=1)
     arrays = game.game_arrays(task)
     shape = (2, game.observation_count(task.n_cells), game.N_ACTIONS)
     q, log_pi0 = np.zeros(shape), np.zeros(shape)
@@ -282,7 +283,9 @@ def test_the_game_loop_samples_actions_from_eq_5():
     returns, lengths = np.empty((n, 2)), np.empty(n, np.int64)
     rng.seed(1)
     rule = episodes.rule(episodes.SOFT, alpha=alpha, beta=beta)
-    episodes.play_episodes(spec, rule, q, log_pi0, 0, n, True, counts, 1.0, 0.99, returns, lengths)
+    episodes.play_episodes(
+        spec, rule, q, log_pi0=log_pi0, n_episodes=n, counts=counts, return_gamma=0.99, returns=returns, lengths=lengths
+    )
     for agent in (0, 1):
         s = starts[agent]
         expected = distral_policy(q[agent, s], pi0[agent], alpha, beta)

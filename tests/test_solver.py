@@ -25,9 +25,14 @@ import pytest
 from mdlib import game, load_task, solve_joint
 from mdlib.solver import lone_return, shortest_path_length
 
+try:  # pytest puts tests/ on sys.path (rootdir conftest, no tests/__init__.py)
+    from test_game import rules_step
+except ModuleNotFoundError:  # imported from the repository root
+    from tests.test_game import rules_step
+
 GAMMAS = (0.9, 0.99)
 CROSSING_TASKS = ("task1", "task2", "task3")
-AGENTS = ("agent_1", "agent_2")
+AGENTS = game.AGENTS
 
 
 def lone(moves: int, gamma: float) -> float:
@@ -262,37 +267,48 @@ def test_unknown_contention_rule_is_an_error():
 @pytest.mark.parametrize("task_name", ["task1", "task4", "task5"])
 @pytest.mark.parametrize("agent", [0, 1])
 def test_lone_mdp_is_the_game_without_the_other_agent(task_name, agent):
-    """Every move follows the game's kernel with the other agent parked far away on its goal
-    (which the lone agent never needs): same next cell, same reward, and a move onto the goal
-    ends the episode (an all-zero row: nothing is bootstrapped past the arrival)."""
+    """Every move follows the plain statement of the rules (``rules_step`` of tests/test_game.py)
+    with the other agent absent, done off the map: same next cell, same reward, and a move onto
+    the goal ends the episode (an all-zero row: nothing is bootstrapped past the arrival). The
+    other agent's goal is an ordinary cell here."""
     from mdlib.solver import lone_mdp
 
     task = load_task(task_name)
     mdp = lone_mdp(task, agent)
-    arrays = game.game_arrays(task)
-    other = 1 - agent
-    cells = task.free_cells
+    cells, walls = task.free_cells, task.walls.tolist()
     assert mdp.transitions.shape == (len(cells), game.N_ACTIONS, len(cells))
     assert tuple(cells[mdp.start]) == task.starts[agent]
     for s, cell in enumerate(cells):
-        if tuple(cell) in (task.goals[agent], task.goals[other]):
-            continue  # the lone agent never stands on its own goal; the parked agent holds the other
         for a in range(game.N_ACTIONS):
-            pos = np.zeros((2, 2), np.int64)
-            pos[agent], pos[other] = cell, task.goals[other]
-            done = np.array([False, False])
-            done[other] = True
-            actions = np.zeros(2, np.int64)
-            actions[agent] = a
-            new_pos, new_done, reward = game.step(arrays.walls, arrays.goals, 0, pos, done, actions)
-            if tuple(np.asarray(cell) + game.MOVES[a]) == task.goals[other]:
-                continue  # blocked by the parked agent: not part of the lone game
-            assert mdp.rewards[s, a] == reward[agent]
+            positions, done, actions = [game.OFF_MAP, game.OFF_MAP], [True, True], [0, 0]
+            positions[agent], done[agent], actions[agent] = tuple(int(x) for x in cell), False, a
+            new_positions, new_done, rewards = rules_step(walls, task.goals, positions, done, actions, "reference")
+            assert mdp.rewards[s, a] == rewards[agent]
             if new_done[agent]:
                 assert not mdp.transitions[s, a].any()
             else:
-                assert mdp.transitions[s, a, task.cell_index[tuple(new_pos[agent])]] == 1.0
+                assert mdp.transitions[s, a, task.cell_index[new_positions[agent]]] == 1.0
                 assert mdp.transitions[s, a].sum() == 1.0
+
+
+def test_lone_mdp_is_stepped_by_the_game_kernel(monkeypatch):
+    """One copy of the rules: every entry of the lone MDP comes from :func:`mdlib.game.transition`,
+    called once per free cell and action."""
+    from mdlib.solver import lone_mdp
+
+    task, calls = load_task("task2"), []
+    kernel = game.transition
+
+    def spy(*arguments):
+        calls.append(arguments)
+        return kernel(*arguments)
+
+    monkeypatch.setattr(game, "transition", spy)
+    mdp = lone_mdp(task, 1)
+    assert len(calls) == task.n_cells * game.N_ACTIONS
+    assert all(call[3:5] == game.OFF_MAP and call[7] for call in calls)  # agent 1 absent and done
+    monkeypatch.undo()
+    assert np.array_equal(mdp.transitions, lone_mdp(task, 1).transitions)
 
 
 @pytest.mark.parametrize("task_name", ["task1", "task4"])

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from ..game import CONTENTION_RULES, OBSERVATION_ORDERS, observation_count
+from ..game import CONTENTION_RULES, OBSERVATION_ORDERS, GameSpec, game_spec, observation_count
 from ..tasks import Task, resolve_tasks
 from . import episodes
+from .episodes import NO_TABLE  # noqa: F401 (the name learners and tests import from here)
 
 
 def require(condition: bool, message: str) -> None:
@@ -62,20 +63,19 @@ class Protocol:
             f"order must be one of {', '.join(OBSERVATION_ORDERS)}, got {self.order!r}",
         )
 
-    def specs(self, tasks) -> tuple[tuple[Task, ...], list[episodes.GameSpec]]:
+    def specs(self, tasks) -> tuple[tuple[Task, ...], list[GameSpec]]:
         """The tasks, and each one's game of both agents."""
         tasks, rounds = self.rounds(tasks)
         return tasks, [games[0] for games in rounds]
 
-    def rounds(self, tasks, players: str = "both") -> tuple[tuple[Task, ...], list[tuple[episodes.GameSpec, ...]]]:
+    def rounds(self, tasks, players: str = "both") -> tuple[tuple[Task, ...], list[tuple[GameSpec, ...]]]:
         """The tasks, and for each the games of one round of play: the game of both agents, or with
         ``players="alone"`` agent 1's game alone, then agent 2's (see :func:`play_round`)."""
         require(players in PLAYERS, f"players must be one of {', '.join(PLAYERS)}, got {players!r}")
         tasks = resolve_tasks(tasks)
         seats = (None,) if players == "both" else (0, 1)
         return tasks, [
-            tuple(episodes.game_spec(t, self.contention, self.order, self.max_steps, alone) for alone in seats)
-            for t in tasks
+            tuple(game_spec(t, self.contention, self.order, self.max_steps, alone) for alone in seats) for t in tasks
         ]
 
     def settings(self) -> dict:
@@ -156,11 +156,6 @@ def empty_tables(n_cells: int, players: str = "both") -> np.ndarray:
     return np.zeros(table_shape(n_cells, players))
 
 
-#: Stands in for a table the episode loop does not read: the prior outside soft mode, the
-#: counts when visits are not counted.
-NO_TABLE = np.zeros((2, 1, episodes.N_ACTIONS))
-
-
 def play_round(
     games, rule, q, log_pi0, n_games: int, return_gamma: float, counts=None, count_gamma: float = 1.0
 ) -> tuple[np.ndarray, int]:
@@ -175,15 +170,13 @@ def play_round(
             game,
             rule,
             q,
-            log_pi0,
-            0,
-            n_games,
-            counts is not None,
-            NO_TABLE if counts is None else counts,
-            count_gamma,
-            return_gamma,
-            returns,
-            lengths,
+            log_pi0=log_pi0,
+            n_episodes=n_games,
+            counts=counts,
+            count_gamma=count_gamma,
+            return_gamma=return_gamma,
+            returns=returns,
+            lengths=lengths,
         )
         mean += returns.mean(axis=0)
     return mean, steps

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..game import N_ACTIONS, Trajectory, agent_observation, game_arrays, observation_count
+from ..game import N_ACTIONS, Trajectory, agent_observation, game_spec, observation_count
 
 VERSIONS = ("v1", "v2")
 
@@ -41,7 +41,7 @@ def visit_counts(trajectories: list[Trajectory], gamma: float, egocentric: bool 
     per agent, computed plainly in Python (the compiled M-step does the same inside its loop)."""
     if not trajectories:
         raise ValueError("no trajectories given")
-    arrays = game_arrays(trajectories[0].task)
+    arrays = game_spec(trajectories[0].task)
     counts = np.zeros((2, observation_count(arrays.n_cells), N_ACTIONS))
     for trajectory in trajectories:
         prev = np.zeros(2, np.int64)

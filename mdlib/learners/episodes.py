@@ -2,11 +2,13 @@
 
 Independent Q-learning, the soft-Q E-step, the M-step rollouts and the evaluation of learned
 policies differ only in how an agent picks its action and whether it updates its table, so they
-share this loop. It steps the game through :func:`mdlib.game.transition`, the game's only copy
-of the rules. Each agent learns from its own reward of this step; an agent that has reached its
-goal is done, so its update does not bootstrap past its own arrival. The same loop plays one agent
-alone on the map (a :class:`GameSpec` with ``alone`` set): the other agent starts done, off the
-map, and the one playing observes only its own cell.
+share this loop; the action choices and values are Q-learning's (:mod:`~mdlib.learners.hardq`)
+and soft Q-learning's (:mod:`~mdlib.learners.softq`). It steps the game through
+:func:`mdlib.game.transition`, the game's only copy of the rules. Each agent learns from its own
+reward of this step; an agent that has reached its goal is done, so its update does not bootstrap
+past its own arrival. The same loop plays one agent alone on the map (a :class:`GameSpec` with
+``alone`` set): the other agent starts done, off the map, and the one playing observes only its
+own cell.
 """
 
 from __future__ import annotations
@@ -16,58 +18,25 @@ from collections import namedtuple
 import numba
 import numpy as np
 
-from .. import game as _game
-from ..game import N_ACTIONS, observation_index, transition
-from .softq import distral_logit, sample, soft_policy, soft_state_value
+from ..game import N_ACTIONS, GameSpec, observation_from_cells, transition
+from .hardq import epsilon_greedy_action, exploration_rate_kernel, greedy_action, max_value
+from .softq import distral_greedy_action, sample, soft_policy, soft_state_value
 
 #: How agents choose actions: epsilon-greedy on Q, greedy on Q, by sampling eq. 5, or greedy on
 #: eq. 5's logits ``alpha log pi0 + beta Q``.
 EPSILON_GREEDY, GREEDY, SOFT, DISTRAL_GREEDY = 0, 1, 2, 3
 
-GameSpec = namedtuple("GameSpec", "walls goals starts cell_index n_cells contention egocentric max_steps alone")
-GameSpec.__doc__ = """A task and the game's settings in the form the kernel takes.
-
-``alone`` is -1 when both agents play, else the agent (0 or 1) playing alone: the other starts
-done at (-1, -1), off the map, so no move is ever blocked by it, and the one playing observes
-its own free cell only (``cell_index``: tables of ``n_cells`` rows).
-"""
-
-#: Where an absent agent stands: no move of the agent playing can aim there.
-OFF_MAP = (-1, -1)
+#: Stands in for a table the episode loop does not read: the prior outside soft mode, the
+#: counts when visits are not counted.
+NO_TABLE = np.zeros((2, 1, N_ACTIONS))
 
 Rule = namedtuple("Rule", "mode learn learning_rate gamma alpha beta epsilon_min epsilon_decay")
 Rule.__doc__ = """How agents act and learn.
 
 ``mode`` is EPSILON_GREEDY, GREEDY, SOFT or DISTRAL_GREEDY; with ``learn`` the Q tables are
 updated towards ``r + gamma * V(s')``, where V is ``max_a Q`` for Q-learning and eq. 3 for soft
-Q-learning.
-``epsilon = epsilon_min + (1 - epsilon_min) exp(-epsilon_decay * episode)``.
+Q-learning. Epsilon follows :func:`~mdlib.learners.hardq.exploration_rate`.
 """
-
-
-def game_spec(
-    task, contention: str = "reference", order: str = "egocentric", max_steps: int = 200, alone: int | None = None
-) -> GameSpec:
-    """The kernel's form of ``task``; with ``alone`` (0 or 1) that agent plays the map alone."""
-    arrays = _game.game_arrays(task)
-    if order not in _game.OBSERVATION_ORDERS:
-        raise ValueError(f"unknown observation order {order!r}: expected one of {_game.OBSERVATION_ORDERS}")
-    if alone not in (None, 0, 1):
-        raise ValueError(f"alone must be None, 0 or 1, got {alone!r}")
-    starts = arrays.starts.copy()
-    if alone is not None:
-        starts[1 - alone] = OFF_MAP
-    return GameSpec(
-        arrays.walls,
-        arrays.goals,
-        starts,
-        arrays.cell_index,
-        np.int64(arrays.n_cells),
-        np.int64(_game.contention_code(contention)),
-        order == "egocentric",
-        np.int64(max_steps),
-        np.int64(-1 if alone is None else alone),
-    )
 
 
 def rule(
@@ -86,50 +55,14 @@ def rule(
 
 
 @numba.njit(cache=True, inline="always")
-def argmax(values):
-    """Index of the largest of ``values``, ties broken uniformly at random (a fresh table is all ties)."""
-    best, ties, choice = values[0], 1, 0
-    for a in range(1, values.shape[0]):
-        if values[a] > best:
-            best, ties, choice = values[a], 1, a
-        elif values[a] == best:
-            ties += 1
-            if np.random.randint(ties) == 0:
-                choice = a
-    return choice
-
-
-@numba.njit(cache=True, inline="always")
-def greedy_action(q, agent, s):
-    """Argmax of Q(s, .), ties broken uniformly at random."""
-    return argmax(q[agent, s])
-
-
-@numba.njit(cache=True, inline="always")
-def distral_greedy_action(q, log_pi0, agent, s, alpha, beta, logits):
-    """The most probable action of eq. 5, ``argmax_a alpha log pi0(a|s) + beta Q(s, a)``, ties at random."""
-    for a in range(q.shape[2]):
-        logits[a] = distral_logit(q, log_pi0, agent, s, a, alpha, beta)
-    return argmax(logits)
-
-
-@numba.njit(cache=True, inline="always")
-def max_value(q, agent, s):
-    best = q[agent, s, 0]
-    for a in range(1, q.shape[2]):
-        best = max(best, q[agent, s, a])
-    return best
-
-
-@numba.njit(cache=True, inline="always")
 def choose_action(mode, rule, q, log_pi0, agent, s, epsilon, probs):
     if mode == SOFT:
         soft_policy(q, log_pi0, agent, s, rule.alpha, rule.beta, probs)
         return sample(probs)
     if mode == DISTRAL_GREEDY:
         return distral_greedy_action(q, log_pi0, agent, s, rule.alpha, rule.beta, probs)
-    if mode == EPSILON_GREEDY and np.random.random() < epsilon:
-        return np.random.randint(q.shape[2])
+    if mode == EPSILON_GREEDY:
+        return epsilon_greedy_action(q, agent, s, epsilon)
     return greedy_action(q, agent, s)
 
 
@@ -143,16 +76,13 @@ def state_value(mode, rule, q, log_pi0, agent, s):
 
 @numba.njit(cache=True, inline="always")
 def observe(game, agent, row, col, other_row, other_col, prev, other_prev, other_done):
-    """An agent's observation index from its own and the other agent's position and actions;
-    alone on the map, its own cell. (An absent agent at ``OFF_MAP`` reads the map's last cell, a
-    wall, and its observation is never used.) One select at the end rather than an early return:
-    the early return makes the hot loop a fifth slower."""
+    """An agent's observation index (:func:`mdlib.game.observation_from_cells`); alone on the map,
+    its own cell. (An absent agent at ``OFF_MAP`` reads the map's last cell, a wall, and its
+    observation is never used.) One select at the end rather than an early return: the early
+    return makes the hot loop a fifth slower."""
     own = game.cell_index[row, col]
     other = game.cell_index[other_row, other_col]
-    if game.egocentric or agent == 0:
-        index = observation_index(game.n_cells, own, other, prev, other_prev, other_done)
-    else:
-        index = observation_index(game.n_cells, other, own, prev, other_prev, other_done)
+    index = observation_from_cells(game.n_cells, agent, game.egocentric, own, other, prev, other_prev, other_done)
     return own if game.alone >= 0 else index
 
 
@@ -163,35 +93,26 @@ def update(mode, rule, q, log_pi0, agent, s, a, reward, arrived, s_next):
     q[agent, s, a] += rule.learning_rate * (reward + rule.gamma * v_next - q[agent, s, a])
 
 
-@numba.njit(cache=True, inline="always")
-def _play(
-    mode,
-    game,
-    rule,
-    q,
-    log_pi0,
-    first_episode,
-    n_episodes,
-    count_visits,
-    counts,
-    count_gamma,
-    return_gamma,
-    returns,
-    lengths,
-):
-    """Play ``n_episodes`` episodes; return the number of environment steps taken.
+EpisodeBatch = namedtuple(
+    "EpisodeBatch", "first_episode n_episodes count_visits counts count_gamma return_gamma returns lengths"
+)
+EpisodeBatch.__doc__ = """Which episodes the loop plays, what it counts and where it writes: the
+arguments of :func:`play_episodes` after the tables, ``count_visits`` saying whether ``counts``
+is one."""
 
-    ``q``, ``log_pi0`` and ``counts`` are (2, n_observations, 5), one table per agent.
-    Each episode's discounted return (``return_gamma``) goes to ``returns[e]`` and its length to
-    ``lengths[e]``. With ``count_visits`` every state-action an agent takes at step t adds
-    ``count_gamma ** t`` to ``counts`` (the M-step's discounted visits, eqs. 6 and 8).
-    An absent agent (``game.alone``) is done from the start: it takes no action, is not counted,
-    and its return is 0. The state is kept in scalars, agent 1 then agent 2: this loop is the hot path.
+
+@numba.njit(cache=True, inline="always")
+def _play(mode, game, rule, q, log_pi0, batch):
+    """Play the episodes of ``batch``; return the number of environment steps taken.
+
+    The arguments are :func:`play_episodes`'s. The state is kept in scalars, agent 1 then agent 2:
+    this loop is the hot path.
     """
+    first_episode, n_episodes, count_visits, counts, count_gamma, return_gamma, returns, lengths = batch
     probs = np.empty(N_ACTIONS)
     steps = 0
     for e in range(n_episodes):
-        epsilon = rule.epsilon_min + (1.0 - rule.epsilon_min) * np.exp(-rule.epsilon_decay * (first_episode + e))
+        epsilon = exploration_rate_kernel(rule.epsilon_min, rule.epsilon_decay, first_episode + e)
         row_1, col_1 = game.starts[0, 0], game.starts[0, 1]
         row_2, col_2 = game.starts[1, 0], game.starts[1, 1]
         done_1, done_2 = game.alone == 1, game.alone == 0
@@ -244,87 +165,23 @@ def _play(
 # One compiled entry point per way of acting: the mode is a constant in each, so the compiler
 # drops the branches of the other modes from the hot loop.
 @numba.njit(cache=True)
-def _play_epsilon_greedy(
-    game, rule, q, log_pi0, first_episode, n_episodes, count_visits, counts, count_gamma, return_gamma, returns, lengths
-):
-    return _play(
-        EPSILON_GREEDY,
-        game,
-        rule,
-        q,
-        log_pi0,
-        first_episode,
-        n_episodes,
-        count_visits,
-        counts,
-        count_gamma,
-        return_gamma,
-        returns,
-        lengths,
-    )
+def _play_epsilon_greedy(game, rule, q, log_pi0, batch):
+    return _play(EPSILON_GREEDY, game, rule, q, log_pi0, batch)
 
 
 @numba.njit(cache=True)
-def _play_greedy(
-    game, rule, q, log_pi0, first_episode, n_episodes, count_visits, counts, count_gamma, return_gamma, returns, lengths
-):
-    return _play(
-        GREEDY,
-        game,
-        rule,
-        q,
-        log_pi0,
-        first_episode,
-        n_episodes,
-        count_visits,
-        counts,
-        count_gamma,
-        return_gamma,
-        returns,
-        lengths,
-    )
+def _play_greedy(game, rule, q, log_pi0, batch):
+    return _play(GREEDY, game, rule, q, log_pi0, batch)
 
 
 @numba.njit(cache=True)
-def _play_soft(
-    game, rule, q, log_pi0, first_episode, n_episodes, count_visits, counts, count_gamma, return_gamma, returns, lengths
-):
-    return _play(
-        SOFT,
-        game,
-        rule,
-        q,
-        log_pi0,
-        first_episode,
-        n_episodes,
-        count_visits,
-        counts,
-        count_gamma,
-        return_gamma,
-        returns,
-        lengths,
-    )
+def _play_soft(game, rule, q, log_pi0, batch):
+    return _play(SOFT, game, rule, q, log_pi0, batch)
 
 
 @numba.njit(cache=True)
-def _play_distral_greedy(
-    game, rule, q, log_pi0, first_episode, n_episodes, count_visits, counts, count_gamma, return_gamma, returns, lengths
-):
-    return _play(
-        DISTRAL_GREEDY,
-        game,
-        rule,
-        q,
-        log_pi0,
-        first_episode,
-        n_episodes,
-        count_visits,
-        counts,
-        count_gamma,
-        return_gamma,
-        returns,
-        lengths,
-    )
+def _play_distral_greedy(game, rule, q, log_pi0, batch):
+    return _play(DISTRAL_GREEDY, game, rule, q, log_pi0, batch)
 
 
 _ENTRY_POINTS = {
@@ -339,31 +196,34 @@ def play_episodes(
     game: GameSpec,
     rule: Rule,
     q,
-    log_pi0,
-    first_episode: int,
+    *,
     n_episodes: int,
-    count_visits: bool,
-    counts,
-    count_gamma: float,
-    return_gamma: float,
     returns,
     lengths,
+    return_gamma: float,
+    log_pi0=NO_TABLE,
+    first_episode: int = 0,
+    counts=None,
+    count_gamma: float = 1.0,
 ) -> int:
-    """Play ``n_episodes`` episodes with the compiled loop for ``rule.mode``; return the steps taken.
+    """Play ``n_episodes`` episodes of ``game`` with the compiled loop for ``rule.mode``; return the
+    environment steps taken.
 
-    See ``_play`` for the arguments.
+    ``q``, ``log_pi0`` and ``counts`` are (2, rows, 5), one table per agent. Episode ``e`` is
+    episode ``first_episode + e`` of the epsilon schedule; its return, discounted with
+    ``return_gamma``, goes to ``returns[e]`` (2,) and its length to ``lengths[e]``. With ``counts``
+    every state-action an agent takes at step t adds ``count_gamma ** t`` to it (the M-step's
+    discounted visits, eqs. 6 and 8). An absent agent (``game.alone``) is done from the start: it
+    takes no action, is not counted, and its return is 0.
     """
-    return _ENTRY_POINTS[rule.mode](
-        game,
-        rule,
-        q,
-        log_pi0,
+    batch = EpisodeBatch(
         first_episode,
         n_episodes,
-        count_visits,
-        counts,
+        counts is not None,
+        NO_TABLE if counts is None else counts,
         count_gamma,
         return_gamma,
         returns,
         lengths,
     )
+    return _ENTRY_POINTS[rule.mode](game, rule, q, log_pi0, batch)

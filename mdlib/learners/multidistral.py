@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..game import agent_observation, game_arrays
+from ..game import agent_observation, game_spec
 from . import episodes, rng
 from .base import (
     PLAYERS,
@@ -262,7 +262,7 @@ def start_rows(task, players: str = "both", order: str = "egocentric") -> np.nda
     """The table row each agent observes at the start of a game: (2,)."""
     if players == "alone":
         return np.array([task.cell_index[tuple(task.starts[j])] for j in (0, 1)])
-    arrays = game_arrays(task)
+    arrays = game_spec(task)
     pos, prev, done = arrays.starts, np.zeros(2, np.int64), np.zeros(2, np.bool_)
     return np.array(
         [

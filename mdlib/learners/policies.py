@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..game import Trajectory, agent_observation, game_arrays, play
+from ..game import Trajectory, agent_observation, game_spec, play
 from ..tasks import Task, load_task
 from .softq import PI0_FLOOR, distral_logits, distral_policy
 
@@ -27,7 +27,7 @@ class TablePolicy:
         alone: bool = False,
         pi0_floor: float = PI0_FLOOR,
     ):
-        self.task, self.arrays = task, game_arrays(task)
+        self.task, self.arrays = task, game_spec(task)
         self.q, self.pi0, self.alpha, self.beta, self.pi0_floor = q, pi0, alpha, beta, pi0_floor
         self.egocentric, self.greedy, self.alone = order == "egocentric", greedy, alone
         self.rng = np.random.default_rng(seed)

@@ -8,12 +8,13 @@ import numpy as np
 
 from . import episodes, rng
 from .base import NO_TABLE, Learner, Protocol, RunResult, check_count, check_real, empty_tables, play_round
+from .hardq import exploration_rate
 
 
 @dataclass(frozen=True)
 class QLearning(Learner):
-    """Tabular Q-learning per agent over its observation index, epsilon-greedy with
-    ``epsilon = epsilon_min + (1 - epsilon_min) exp(-epsilon_decay * episode)``.
+    """Tabular Q-learning per agent over its observation index, epsilon-greedy with the schedule
+    :meth:`epsilon`.
 
     The defaults are the report's settings. Each task is learned from scratch, as in the report;
     the greedy policy is evaluated every ``eval_every`` episodes.
@@ -39,14 +40,13 @@ class QLearning(Learner):
         self.protocol.check()
 
     def epsilon(self, episode):
-        """The exploration rate in ``episode`` (counted from 0), as the compiled loop computes it:
-        ``epsilon_min + (1 - epsilon_min) exp(-epsilon_decay * episode)``."""
-        return self.epsilon_min + (1.0 - self.epsilon_min) * np.exp(-self.epsilon_decay * np.asarray(episode, float))
+        """The exploration rate in ``episode`` (counted from 0; a number or an array), as the
+        compiled loop computes it: :func:`~mdlib.learners.hardq.exploration_rate`."""
+        return exploration_rate(self.epsilon_min, self.epsilon_decay, np.asarray(episode, float))
 
-    def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
-        tasks, specs = self.protocol.specs(tasks)
-        rng.seed(seed)
-        learn = episodes.rule(
+    def learning_rule(self) -> episodes.Rule:
+        """How the agents act and learn in the training games: epsilon-greedy Q-learning."""
+        return episodes.rule(
             episodes.EPSILON_GREEDY,
             learn=True,
             learning_rate=self.learning_rate,
@@ -54,6 +54,11 @@ class QLearning(Learner):
             epsilon_min=self.epsilon_min,
             epsilon_decay=self.epsilon_decay,
         )
+
+    def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
+        tasks, specs = self.protocol.specs(tasks)
+        rng.seed(seed)
+        learn = self.learning_rule()
         greedy = episodes.rule(episodes.GREEDY)
         eval_x = np.unique(np.r_[np.arange(self.eval_every, self.episodes + 1, self.eval_every), self.episodes])
         train = np.empty((len(tasks), self.episodes, 2))
@@ -69,15 +74,11 @@ class QLearning(Learner):
                     spec,
                     learn,
                     q,
-                    NO_TABLE,
-                    done_episodes,
-                    n,
-                    False,
-                    NO_TABLE,
-                    1.0,
-                    self.protocol.return_gamma,
-                    train[i, done_episodes:stop],
-                    lengths[done_episodes:stop],
+                    first_episode=done_episodes,
+                    n_episodes=n,
+                    return_gamma=self.protocol.return_gamma,
+                    returns=train[i, done_episodes:stop],
+                    lengths=lengths[done_episodes:stop],
                 )
                 done_episodes = int(stop)
                 evals[i, k], eval_steps = play_round(

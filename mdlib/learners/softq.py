@@ -19,6 +19,7 @@ import numpy as np
 
 from ..game import N_ACTIONS, STEP_REWARD
 from . import rng
+from .hardq import argmax
 
 #: Smallest prior probability used in log pi0: a distilled pi0 has exact zeros for actions never
 #: taken in a state, and log 0 would forbid them for ever.
@@ -47,6 +48,14 @@ def wander_value(alpha: float, beta: float, gamma: float) -> float:
 def distral_logit(q, log_pi0, agent, s, a, alpha, beta):
     """``alpha log pi0(a|s) + beta Q(s, a)``: eq. 5's policy is proportional to its exponential."""
     return alpha * log_pi0[agent, s, a] + beta * q[agent, s, a]
+
+
+@numba.njit(cache=True, inline="always")
+def distral_greedy_action(q, log_pi0, agent, s, alpha, beta, logits):
+    """The most probable action of eq. 5, ``argmax_a alpha log pi0(a|s) + beta Q(s, a)``, ties at random."""
+    for a in range(q.shape[2]):
+        logits[a] = distral_logit(q, log_pi0, agent, s, a, alpha, beta)
+    return argmax(logits)
 
 
 @numba.njit(cache=True, inline="always")
