@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
-from scipy import stats
 
+from .experiments import t_half_width
 from .learners.base import require
 from .solver import lone_return, shortest_path_length, solve_joint
 from .tasks import resolve_tasks
@@ -106,9 +106,7 @@ class Estimate:
                 float(mean_over_tasks.mean()),
                 n,
             )
-        t = stats.t.ppf(0.975, n - 1)
-        half = t * per_seed.std(axis=0, ddof=1) / np.sqrt(n)
-        half_mean = t * mean_over_tasks.std(ddof=1) / np.sqrt(n)
+        half, half_mean = t_half_width(per_seed), t_half_width(mean_over_tasks)
         m = float(mean_over_tasks.mean())
         return cls(means, means - half, means + half, m, m - half_mean, m + half_mean, n)
 

@@ -16,14 +16,12 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from .game import Trajectory
+from .game import AGENTS, Trajectory
 from .learners import MultiDistral, QLearning, RunResult, play_learned
 from .learners.base import check_count, require
 from .runstore import active_store
 from .solver import solve_joint
 from .tasks import resolve_tasks
-
-AGENTS = ("agent_1", "agent_2")
 
 
 @dataclass(frozen=True)
@@ -51,23 +49,34 @@ class Summary:
         }
 
 
+def t_half_width(values):
+    """Half the width of the Student-t 95% interval of the mean of ``values`` along their first
+    axis (one entry per seed, at least two): ``t_0.975(n - 1) * s / sqrt(n)``."""
+    n = values.shape[0]
+    return stats.t.ppf(0.975, n - 1) * values.std(axis=0, ddof=1) / np.sqrt(n)
+
+
+def window_average(x: np.ndarray, per_seed: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, per_seed)`` with each seed's curve (seeds, points, 2) averaged over consecutive blocks of
+    ``window`` points, each block placed at its last x (a partial last block is dropped)."""
+    if window <= 1:
+        return np.asarray(x), per_seed
+    n = per_seed.shape[1] // window
+    per_seed = per_seed[:, : n * window].reshape(per_seed.shape[0], n, window, 2).mean(axis=2)
+    return np.asarray(x)[: n * window].reshape(n, window)[:, -1], per_seed
+
+
 def summarise(x: np.ndarray, per_seed: np.ndarray, window: int = 1) -> Summary:
     """Mean and Student-t 95% interval across seeds of ``per_seed`` (seeds, points, 2).
 
     With ``window > 1`` each seed's curve is first averaged over consecutive blocks of
     ``window`` points (for the noisy per-episode training curve of Q-learning).
     """
-    if window > 1:
-        n = per_seed.shape[1] // window
-        per_seed = per_seed[:, : n * window].reshape(per_seed.shape[0], n, window, 2).mean(axis=2)
-        x = x[: n * window].reshape(n, window)[:, -1]
+    x, per_seed = window_average(x, per_seed, window)
     n_seeds = per_seed.shape[0]
     mean = per_seed.mean(axis=0)
-    if n_seeds > 1:
-        half = stats.t.ppf(0.975, n_seeds - 1) * per_seed.std(axis=0, ddof=1) / np.sqrt(n_seeds)
-    else:
-        half = np.zeros_like(mean)
-    return Summary(x=np.asarray(x), mean=mean, low=mean - half, high=mean + half, n_seeds=n_seeds)
+    half = t_half_width(per_seed) if n_seeds > 1 else np.zeros_like(mean)
+    return Summary(x=x, mean=mean, low=mean - half, high=mean + half, n_seeds=n_seeds)
 
 
 @dataclass
@@ -320,7 +329,7 @@ def mean_interval(values) -> tuple[float, float, float]:
     mean = float(values.mean())
     if len(values) < 2:
         return mean, mean, mean
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    half = float(t_half_width(values))
     return mean, mean - half, mean + half
 
 
@@ -366,12 +375,7 @@ def _per_seed_curve(runs: SeedRuns, curve: str, window: int) -> tuple[np.ndarray
     require(curve in ("evaluation", "training"), f"curve must be 'evaluation' or 'training', got {curve!r}")
     check_count("window", window)
     x, per_seed = (runs.eval_x, runs.evals) if curve == "evaluation" else (runs.train_x, runs.train)
-    per_seed = per_seed.mean(axis=1)
-    if window > 1:
-        n = per_seed.shape[1] // window
-        per_seed = per_seed[:, : n * window].reshape(per_seed.shape[0], n, window, 2).mean(axis=2)
-        x = np.asarray(x)[: n * window].reshape(n, window)[:, -1]
-    return np.asarray(x), per_seed
+    return window_average(x, per_seed.mean(axis=1), window)
 
 
 def difference(
@@ -402,8 +406,7 @@ def difference(
         common = [seed for seed in a.seeds if seed in set(b.seeds)]
         require(len(common) > 1, f"a paired interval needs at least two common seeds, got {common}")
         gaps = per_a[[a.seeds.index(s) for s in common]] - per_b[[b.seeds.index(s) for s in common]]
-        mean, spread = gaps.mean(axis=0), gaps.std(axis=0, ddof=1)
-        half = stats.t.ppf(0.975, len(common) - 1) * spread / np.sqrt(len(common))
+        mean, half = gaps.mean(axis=0), t_half_width(gaps)
         return Summary(x=x_a, mean=mean, low=mean - half, high=mean + half, n_seeds=len(common))
     n_a, n_b = len(per_a), len(per_b)
     require(n_a > 1 and n_b > 1, "a Welch interval needs at least two seeds on each side")

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from .diagnosis import select
+from .experiments import mean_interval
 from .learners import MultiDistral
 from .learners.base import require
 
@@ -57,15 +57,6 @@ class Grid:
         return (self.low > 0) | (self.high < 0)
 
 
-def _interval(values: np.ndarray) -> tuple[float, float, float]:
-    values = np.asarray(values, float)
-    mean = float(np.mean(values))
-    if len(values) < 2:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
-
-
 def _axes(frame) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(float(a) for a in frame.attrs["alphas"]), tuple(float(b) for b in frame.attrs["betas"])
 
@@ -86,7 +77,7 @@ def grid(frame, measure: str = "final", version: str = "v1", method: str = "mult
             values = rows[measure].to_numpy(float)
             seeds = max(seeds, len(values))
             if not np.isnan(values).any():
-                mean[i, j], low[i, j], high[i, j] = _interval(values)
+                mean[i, j], low[i, j], high[i, j] = mean_interval(values)
     return Grid(alphas, betas, mean, low, high, seeds)
 
 
@@ -105,7 +96,9 @@ def transfer(frame, version: str = "v1", measure: str = "final", **switches) -> 
                 list(on["seed"]) == list(off["seed"]) and len(on) > 1,
                 f"the learner and its control need the same seeds at alpha {alpha}, beta {beta}",
             )
-            mean[i, j], low[i, j], high[i, j] = _interval(on[measure].to_numpy(float) - off[measure].to_numpy(float))
+            mean[i, j], low[i, j], high[i, j] = mean_interval(
+                on[measure].to_numpy(float) - off[measure].to_numpy(float)
+            )
             seeds = len(on)
     return Grid(alphas, betas, mean, low, high, seeds)
 
@@ -131,5 +124,5 @@ def curve(frame, version: str, alpha: float, beta: float, method: str = "multidi
     settings = json.loads(rows["settings"].iloc[0])
     per_iteration = settings.get("games_per_iteration") or MultiDistral(**settings).games_per_iteration
     x = (np.arange(len(columns)) + 1) * per_iteration
-    stats_ = np.array([_interval(values[:, k]) for k in range(len(columns))])
+    stats_ = np.array([mean_interval(values[:, k]) for k in range(len(columns))])
     return Curve(x, stats_[:, 0], stats_[:, 1], stats_[:, 2], len(values))

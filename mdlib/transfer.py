@@ -50,8 +50,8 @@ from itertools import product
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from .experiments import mean_interval
 from .files import check_output_file, write_text_atomically
 from .landscape import BETTER_SETTING, REPORT_SETTING
 from .learners import MultiDistral, QLearning
@@ -526,11 +526,7 @@ def interval(values) -> tuple[float, float, float]:
     values = values[~np.isnan(values)]
     if len(values) == 0:
         return math.nan, math.nan, math.nan
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
+    return mean_interval(values)
 
 
 def summary(frame):
