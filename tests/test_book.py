@@ -65,6 +65,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+pytestmark = pytest.mark.book
+
 ROOT = Path(__file__).resolve().parents[1]
 #: A book built elsewhere (its html folder) for the browser and PDF tests; see the docstring.
 BUILT_ENV = "MDLIB_BUILT_HTML"

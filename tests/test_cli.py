@@ -11,6 +11,7 @@ def mdlib_cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "mdlib", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
+@pytest.mark.slow
 def test_reproduce_quick_writes_figures_3_to_5_and_results(tmp_path):
     out = tmp_path / "out"
     done = mdlib_cli("reproduce", "--quick", "--out", str(out), "--no-progress")
@@ -61,6 +62,7 @@ def test_bad_arguments_fail_before_any_work_and_write_nothing(tmp_path, args, me
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_bench_prints_one_json_object_last(tmp_path):
     """(--quick: the exact two-agent timing, a minute, is left out; tests/test_exact_distral.py
     runs that alternation.)"""

@@ -75,6 +75,7 @@ def test_tables_are_complete_on_the_chapters_grids():
             assert (alpha, beta) in (landscape.REPORT_SETTING, landscape.BETTER_SETTING)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", TABLES, ids=[p.stem for p in TABLES])
 def test_rows_drawn_at_random_recompute_identically(path):
     arguments, _ = load(path)

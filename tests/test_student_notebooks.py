@@ -209,6 +209,7 @@ def test_the_chapter_itself_is_left_alone(synthetic, tmp_path):
     assert (synthetic / "01_synthetic.ipynb").read_bytes() == before
 
 
+@pytest.mark.book
 def test_the_chapter_runs_its_solution_and_the_student_version_its_stub(synthetic, tmp_path):
     """The full chapter passes its check; the student notebook runs top to bottom and its stub says
     "not implemented yet" instead of failing."""
@@ -415,6 +416,7 @@ def stub_names(cell) -> set[str]:
     }
 
 
+@pytest.mark.book
 @pytest.mark.parametrize("name", chapters())
 def test_the_student_notebook_runs_top_to_bottom(name, book_students):
     """A student notebook runs top to bottom: its code cells are the chapter's, in order, less the
