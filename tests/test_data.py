@@ -2,9 +2,9 @@
 
 The chapters read tables too large to recompute in a book build (``mdlib/data/sweeps``, made by
 ``scripts/make-data.sh``). This module recomputes rows drawn at random from every table (a
-different draw each run; the rows drawn are printed) and requires them identical to the stored
-text, and checks that each table's arguments are the grids the chapters and ``mdlib.landscape``
-name.
+different draw each run; the rows drawn are printed) and requires them equal to the stored
+text (floats to the last digits a CPU may change: ``tests/portable.py``), and checks that each
+table's arguments are the grids the chapters and ``mdlib.landscape`` name.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from portable import differences
 
 from mdlib import landscape
 from mdlib.sweep import HEADER_PREFIX, Run, _canonical, load, read_rows, run_one
@@ -97,4 +98,5 @@ def test_rows_drawn_at_random_recompute_identically(path):
             row["settings"],
         )
         fresh = _canonical(run_one(as_run(row, arguments["tasks"])))
-        assert {k: fresh[k] for k in fresh} == {k: row[k] for k in fresh}
+        assert set(fresh) <= set(row)
+        assert not differences(fresh, row), f"recomputed != committed: {differences(fresh, row)}"

@@ -5,7 +5,7 @@ array bit for bit, every setting), reads an entry only for the very call that wr
 settings, maps and seeds), and computes what is missing; ``record`` empties the store first,
 ``live`` ignores it; a bad mode or name is refused. Then the committed stores: each entry names a
 learner its settings rebuild, and seeds drawn at random from it (a different draw each run,
-printed) recompute identically.
+printed) recompute to the same returns (to the last digits a CPU may change).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from portable import ABSOLUTE, RELATIVE
 
 from mdlib import MultiDistral, QLearning, runstore
 from mdlib.experiments import run_many, run_seeds
@@ -107,7 +108,7 @@ def test_every_stored_chapter_opens_its_store():
 
 
 @pytest.mark.parametrize("path", ENTRIES, ids=[f"{p.parent.name}/{p.stem}" for p in ENTRIES])
-def test_stored_seeds_drawn_at_random_recompute_identically(path):
+def test_stored_seeds_drawn_at_random_recompute(path):
     stored = runstore.read_entry(path)
     meta = runstore.read_meta(path)
     method = runstore.method_from_settings(meta["method"], meta["settings"])
@@ -117,6 +118,7 @@ def test_stored_seeds_drawn_at_random_recompute_identically(path):
     seed = stored.seeds[index]
     print("recomputing", path.parent.name, meta["method"], "seed", seed)
     fresh = method.run(list(stored.tasks), seed=seed)
-    assert np.array_equal(fresh.train_return, stored.train[index])
+    close = dict(rtol=RELATIVE, atol=ABSOLUTE)  # to the digits a CPU may change (tests/portable.py)
+    np.testing.assert_allclose(fresh.train_return, stored.train[index], **close)
     for mode, values in stored.eval_returns.items():
-        assert np.array_equal(fresh.eval_returns[mode], values[index]), mode
+        np.testing.assert_allclose(fresh.eval_returns[mode], values[index], err_msg=mode, **close)
