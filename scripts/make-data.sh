@@ -4,7 +4,7 @@
 # tests/test_data.py recomputes rows drawn at random from every table and requires them equal.
 #   bash scripts/make-data.sh              every table
 #   bash scripts/make-data.sh diagnosis    one group (diagnosis, landscape, explorer, landscape-both,
-#                                          held-out)
+#                                          held-out, runs)
 # Extra environment: WORKERS (default: all cores), SCHEDULER (a Dask scheduler address).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -56,14 +56,14 @@ if [[ $group == all || $group == held-out ]]; then
   # swapped_roles and same_direction), then the held-out map learned from scratch with it as a fixed
   # prior, with a uniform prior and with Q-learning for as many games; V1 and V2, alpha 0.7 with
   # beta 0.5 (the report's) and 100, 20 paired seeds, and the exact counterparts of agents alone
-  # (--exact alone,both adds the two-agent ones: about 20 min more). Not resumable (the table is
+  # (--exact alone,both adds the two-agent ones: about 30 min more). Not resumable (the table is
   # written when every row is in): about 20 min on one idle core.
   .venv/bin/python -m mdlib held-out ${WORKERS:+--workers "$WORKERS"} --exact alone --out mdlib/data/sweeps/held-out.csv
-five for the new maps
-  # swapped_roles and same_direction), then the held-out map learned from scratch with it as a fixed
-  # prior, with a uniform prior and with Q-learning for as many games; V1 and V2, alpha 0.7 with
-  # beta 0.5 (the report's) and 100, 20 paired seeds, and the exact counterparts (agents alone and
-  # both). One `python -m mdlib held-out` command with its defaults; not resumable (the table is
-  # written when every row is in): about 50 min on 2 loaded cores.
-  .venv/bin/python -m mdlib held-out ${WORKERS:+--workers "$WORKERS"} --out mdlib/data/sweeps/held-out.csv
+fi
+if [[ $group == all || $group == runs ]]; then
+  # The learning runs chapters 3 to 7 read from mdlib/data/runs/ (mdlib.runstore): each chapter
+  # executed with MDLIB_RUNS=record, which empties its store and writes every run_many it makes
+  # (about 15 min on 2 cores). The chapters are rewritten too, with the same outputs.
+  MDLIB_RUNS=record bash scripts/execute-notebooks.sh notebooks/03_q_learning.ipynb notebooks/04_multidistral_v1.ipynb \
+    notebooks/05_multidistral_v2.ipynb notebooks/06_symmetric_tasks.ipynb notebooks/07_replication_notes.ipynb
 fi
