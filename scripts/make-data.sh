@@ -38,14 +38,15 @@ fi
 if [[ $group == all || $group == explorer ]]; then
   # The grid of the V1 and V2 chapters' explorers and of the transfer chapter's heatmaps: the
   # sampled learner with and without distillation (5 seeds; about 15 min on 2 cores) and the exact
-  # two-agent alternation of V1 (about 20 min on one idle core; V2's, --versions v2, is not yet
-  # computed: the V2 chapter's explorer shows the exact alternation of agents alone).
+  # two-agent alternation of V1 and of V2 (about 20 min each on one idle core).
   EXPLORER_ALPHAS=0,0.3,0.5,0.7,1
   EXPLORER_BETAS=0.5,1,2,5,10,30,100
   sweep --alphas $EXPLORER_ALPHAS --betas $EXPLORER_BETAS --seeds 5 --versions v1,v2 --distill on,off \
     --out mdlib/data/sweeps/explorer-sampled.csv
   sweep --alphas $EXPLORER_ALPHAS --betas $EXPLORER_BETAS --versions v1 --methods exact_both \
     --out mdlib/data/sweeps/explorer-exact-both.csv
+  sweep --alphas $EXPLORER_ALPHAS --betas $EXPLORER_BETAS --versions v2 --methods exact_both \
+    --out mdlib/data/sweeps/explorer-exact-both-v2.csv
 fi
 if [[ $group == all || $group == landscape-both ]]; then
   # The exact two-agent alternation over the same landscape (the longest table: hours on 2 cores).
