@@ -226,6 +226,31 @@ def agent_observation(cell_index, n_cells, pos, prev_actions, done, agent, egoce
     )
 
 
+def observation(task: Task, positions, previous_actions, done, agent: int, order: str = "egocentric") -> int:
+    """The table row ``agent`` (0 or 1) reads in ``task``, from Python: both agents' cells
+    ``positions`` [(row, col), (row, col)], their ``previous_actions`` and ``done`` flags, in
+    ``order`` "egocentric" (own cell first) or "absolute" (agent 1's first). The compiled
+    :func:`agent_observation` computes the same row inside the loops."""
+    if agent not in (0, 1):
+        raise ValueError(f"agent must be 0 or 1, got {agent!r}")
+    if order not in ("egocentric", "absolute"):
+        raise ValueError(f"order must be 'egocentric' or 'absolute', got {order!r}")
+    cells = [task.cell_index[int(row), int(col)] for row, col in positions]
+    if min(cells) < 0:
+        raise ValueError(f"positions {positions} are not free cells of {task.name}")
+    return int(
+        agent_observation(
+            task.cell_index,
+            task.n_cells,
+            np.asarray(positions, np.int64),
+            np.asarray(previous_actions, np.int64),
+            np.asarray(done, np.bool_),
+            agent,
+            order == "egocentric",
+        )
+    )
+
+
 def observation_tuple(pos, prev_actions, done, agent: int, egocentric: bool = True) -> tuple:
     """The septuple an agent observes (report 3.3).
 

@@ -386,3 +386,20 @@ def test_decoding_an_index_past_the_end_is_an_error():
     free = load_task("task1").free_cells
     with pytest.raises(ValueError, match="observation index out of range for 23 free cells"):
         game.decode_observation_index(26_450, free)
+
+
+def test_the_python_observation_is_the_kernels_row_and_refuses_bad_input():
+    task = load_task("task3")
+    for order in ("egocentric", "absolute"):
+        for agent in (0, 1):
+            row = game.observation(task, task.starts, (2, 4), (False, True), agent, order)
+            septuple = game.decode_observation_index(row, task.free_cells)
+            assert septuple == game.observation_tuple(
+                np.array(task.starts), np.array([2, 4]), np.array([False, True]), agent, order == "egocentric"
+            )
+    with pytest.raises(ValueError, match="agent must be 0 or 1"):
+        game.observation(task, task.starts, (0, 0), (False, False), 2)
+    with pytest.raises(ValueError, match="order must be"):
+        game.observation(task, task.starts, (0, 0), (False, False), 0, "mirrored")
+    with pytest.raises(ValueError, match="not free cells"):
+        game.observation(task, [(0, 0), task.starts[1]], (0, 0), (False, False), 0)

@@ -6,7 +6,7 @@ from .distill import agent_overlap, average_policy, distill, policy_entropy, vis
 from .multidistral import MultiDistral, mstep_counts
 from .policies import TablePolicy, learned_policy, play_learned, typical_game
 from .qlearning import QLearning
-from .softq import PI0_FLOOR, distral_policy, soft_value, wander_value
+from .softq import PI0_FLOOR, distral_policy, log_prior, soft_value, wander_value
 
 __all__ = [
     "MultiDistral",
@@ -20,6 +20,7 @@ __all__ = [
     "distill",
     "distral_policy",
     "learned_policy",
+    "log_prior",
     "mstep_counts",
     "play_learned",
     "typical_game",
