@@ -76,15 +76,19 @@ def execute_notebook(path, timeout: int = 1800) -> None:
     write_text_atomically(path, nbformat.writes(notebook) + "\n", "notebook")
 
 
-def number(value: float, digits: int = 1) -> str:
-    """``value`` with ``digits`` decimals, never as "-0.0": a rounded zero has no sign."""
+def number(value: float, digits: int = 1, sign: bool = False) -> str:
+    """``value`` with ``digits`` decimals, never as "-0.0": a rounded zero has no sign. With
+    ``sign`` a positive value gets a "+" (a difference: "+1.2", "0.0", "-1.2")."""
     text = f"{value:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+    if float(text) == 0:
+        return text.lstrip("-")
+    return f"+{text}" if sign and value > 0 else text
 
 
-def interval(mean: float, low: float, high: float, digits: int = 1) -> str:
-    """ "mean [low, high]": a mean across seeds and its 95% interval, cleanly rounded."""
-    return f"{number(mean, digits)} [{number(low, digits)}, {number(high, digits)}]"
+def interval(mean: float, low: float, high: float, digits: int = 1, sign: bool = False) -> str:
+    """ "mean [low, high]": a mean across seeds and its 95% interval, cleanly rounded (with
+    ``sign``, positive values signed, as for a difference)."""
+    return f"{number(mean, digits, sign)} [{number(low, digits, sign)}, {number(high, digits, sign)}]"
 
 
 def at(summary, agent: int, point: int = -1, digits: int = 1) -> str:
