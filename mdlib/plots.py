@@ -625,9 +625,9 @@ def plot_heatmap(
             continue
         shade = plt.get_cmap(cmap)(norm(value))
         light = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.55
-        ax.text(
-            j, i, f"{value:.{digits}f}", ha="center", va="center", fontsize=7.5, color="black" if light else "white"
-        )
+        text = f"{value:.{digits}f}"
+        text = text.lstrip("-") if float(text) == 0 else text  # a rounded zero has no sign
+        ax.text(j, i, text, ha="center", va="center", fontsize=7.5, color="black" if light else "white")
         if hatch is not None and hatch[i, j]:
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=0.9))
     if mark is not None:

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from mdlib.experiments import SeedRuns  # noqa: E402
-from mdlib.plots import figure_setting  # noqa: E402
+from mdlib.plots import figure_setting, plot_heatmap  # noqa: E402
 
 
 def runs_with(evals: np.ndarray) -> SeedRuns:
@@ -74,3 +74,13 @@ def test_draw_policy_can_leave_the_other_agent_out():
         assert sum(isinstance(p, Polygon) and not isinstance(p, FancyArrow) for p in ax.patches) == markers
         assert sum(isinstance(p, Circle) for p in ax.patches) == cells
         plt.close(fig)
+
+
+def test_a_heatmap_writes_every_value_in_its_cell_and_a_rounded_zero_without_a_sign():
+    fig, ax = plt.subplots()
+    values = np.array([[-0.3, 1.6], [np.nan, -2.0]])
+    plot_heatmap(ax, values, [0.0, 1.0], [0.5, 100.0], "a grid", mark=(1.0, 100.0))
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == sorted(["0", "2", "–", "-2"]), texts
+    assert [p.get_edgecolor() for p in ax.patches][-1][:3] != (0, 0, 0), "the marked cell is outlined"
+    plt.close(fig)
