@@ -1,6 +1,6 @@
 """An independent reference for the exact Distral alternation (``mdlib.solve_distral``).
 
-Written from the spec (/tmp/specs/distral-spec.md) without looking at the library's solver, and on
+Written from the equations of the report and of book/rules.md, without looking at the library's solver, and on
 purpose by other methods wherever that is possible:
 
 * rules: ``rules_step`` of tests/test_game.py, the plain-Python statement of the game (not the
