@@ -67,9 +67,10 @@ if [[ $group == all || $group == held-out ]]; then
   .venv/bin/python -m mdlib held-out ${WORKERS:+--workers "$WORKERS"} --exact alone --out mdlib/data/sweeps/held-out.csv
 fi
 if [[ $group == all || $group == runs ]]; then
-  # The learning runs chapters 3 to 7 read from mdlib/data/runs/ (mdlib.runstore): each chapter
+  # The learning runs chapters 3 to 7 and 9 read from mdlib/data/runs/ (mdlib.runstore): each chapter
   # executed with MDLIB_RUNS=record, which empties its store and writes every run_many it makes
   # (about 15 min on 2 cores). The chapters are rewritten too, with the same outputs.
   MDLIB_RUNS=record bash scripts/execute-notebooks.sh notebooks/03_q_learning.ipynb notebooks/04_multidistral_v1.ipynb \
-    notebooks/05_multidistral_v2.ipynb notebooks/06_symmetric_tasks.ipynb notebooks/07_replication_notes.ipynb
+    notebooks/05_multidistral_v2.ipynb notebooks/06_symmetric_tasks.ipynb notebooks/07_replication_notes.ipynb \
+    notebooks/09_try_it_yourself.ipynb
 fi
