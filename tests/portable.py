@@ -13,8 +13,9 @@ import math
 
 #: How close a recomputed float must be to the committed one, relatively.
 RELATIVE = 1e-9
-#: The same, absolutely, for numbers near 0.
-ABSOLUTE = 1e-12
+#: The same, absolutely, for numbers near 0: a solver's residual at convergence (about 1e-8) is
+#: a difference of nearly equal numbers, and keeps only its first few digits from CPU to CPU.
+ABSOLUTE = 1e-9
 
 
 def _number(text: str) -> float | None:
