@@ -151,37 +151,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="leave out the exact two-agent alternation (about a minute)"
     )
 
-    student = commands.add_parser(
+    _chapters_command(
+        commands,
         "student-notebooks",
         help="write every chapter without its solutions, ready to hand out",
         description="Write a copy of every chapter (notebooks/0*.ipynb) into DIR with every solution taken "
         "out: {solution} blocks, gated solutions and code cells tagged solution or solution-glue; "
-        "outputs cleared; exercises, stubs and the Colab install cell kept. Files of the same "
-        "names in DIR are replaced; nothing is written if any chapter cannot be converted.",
+        "outputs cleared; exercises, stubs and the Colab install cell kept.",
+        what="the student notebooks",
     )
-    student.add_argument("out", metavar="DIR", type=Path, help="folder to write the student notebooks into")
-    student.add_argument(
-        "--notebooks",
-        type=Path,
-        metavar="SRC",
-        help="the chapters' folder (default: the notebooks/ folder of this repository)",
-    )
-    reader = commands.add_parser(
+    _chapters_command(
+        commands,
         "reader-notebooks",
         help="write every chapter as a reader opens it: numbers written in, bookkeeping folded",
         description="Write a reader copy of every chapter (notebooks/0*.ipynb) into DIR: every glue role "
         "replaced by the number the book shows, bookkeeping cells folded (JupyterLab and Colab), outputs "
-        "cleared. The book's launch buttons open the copies committed in reader/. Files of the same "
-        "names in DIR are replaced; nothing is written if any chapter cannot be converted.",
+        "cleared. The book's launch buttons open the copies committed in reader/.",
+        what="the reader copies",
     )
-    reader.add_argument("out", metavar="DIR", type=Path, help="folder to write the reader copies into")
-    reader.add_argument(
+    return parser
+
+
+def _chapters_command(commands, name: str, help: str, description: str, what: str) -> None:
+    """A command that writes a copy of every chapter into DIR (student notebooks, reader copies)."""
+    command = commands.add_parser(
+        name,
+        help=help,
+        description=f"{description} Files of the same names in DIR are replaced; nothing is written if any "
+        "chapter cannot be converted.",
+    )
+    command.add_argument("out", metavar="DIR", type=Path, help=f"folder to write {what} into")
+    command.add_argument(
         "--notebooks",
         type=Path,
         metavar="SRC",
         help="the chapters' folder (default: the notebooks/ folder of this repository)",
     )
-    return parser
 
 
 def plan_from_args(args, parser):

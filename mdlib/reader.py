@@ -32,10 +32,10 @@ from pathlib import Path
 
 from .files import OutputError, StagedFolder, check_output_folder
 
-#: Where the committed reader copies live, relative to the repository root.
-READER_FOLDER = "reader"
 #: The chapters: every notebook of the source folder whose name starts with a digit 0.
 CHAPTER_PATTERN = "0*.ipynb"
+#: Where the committed reader copies live, relative to the repository root.
+READER_FOLDER = "reader"
 #: The note a reader copy carries after its title.
 READER_NOTE = (
     "```{note}\n"
@@ -213,7 +213,7 @@ def notebook_text(notebook: dict) -> str:
 
 
 def default_notebooks() -> Path:
-    """The book's chapter folder, next to the package."""
+    """The chapters of the repository mdlib is installed from (an editable install)."""
     return Path(__file__).resolve().parent.parent / "notebooks"
 
 
@@ -223,14 +223,26 @@ def reader_notebooks_in_memory(notebooks=None) -> dict[str, str]:
     chapters = sorted(folder.glob(CHAPTER_PATTERN))
     if not chapters:
         raise ReaderError(f"{folder}: no chapters ({CHAPTER_PATTERN}) to copy")
+    loaded = read_chapters(chapters)
+    titles = chapter_titles(loaded)
+    return {path.name: notebook_text(reader_notebook(chapter, path.name, titles)) for path, chapter in loaded.items()}
+
+
+def read_chapters(paths) -> dict[Path, dict]:
+    """Every chapter of ``paths`` as a notebook dict, by path; one that cannot be read is a
+    :class:`ReaderError` naming it, before anything is written."""
     loaded = {}
-    for path in chapters:
+    for path in paths:
         try:
             loaded[path] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise ReaderError(f"{path}: cannot be read as a notebook ({error})") from None
-    titles = {path.stem: chapter_title(chapter) or path.stem for path, chapter in loaded.items()}
-    return {path.name: notebook_text(reader_notebook(chapter, path.name, titles)) for path, chapter in loaded.items()}
+    return loaded
+
+
+def chapter_titles(chapters: dict[Path, dict]) -> dict[str, str]:
+    """The chapters' titles by file stem (the stem where a chapter has no ``#`` heading)."""
+    return {path.stem: chapter_title(chapter) or path.stem for path, chapter in chapters.items()}
 
 
 def reader_notebooks(out, notebooks=None) -> list[str]:

@@ -35,12 +35,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .files import OutputError, StagedFolder, check_output_folder
-from .reader import ReaderError, chapter_title, fold_bookkeeping, glued_values, substitute_roles
+from .reader import (
+    CHAPTER_PATTERN,
+    ReaderError,
+    chapter_titles,
+    default_notebooks,
+    fold_bookkeeping,
+    glued_values,
+    read_chapters,
+    substitute_roles,
+)
 
 #: The tags of code cells that hold solutions: reference code, and glue for solution prose only.
 SOLUTION_TAGS = ("solution", "solution-glue")
-#: The chapters: every notebook of the source folder whose name starts with a digit 0.
-CHAPTER_PATTERN = "0*.ipynb"
 #: The note a student notebook carries after its title.
 STUDENT_NOTE = (
     "```{note}\n"
@@ -291,11 +298,6 @@ def _chapters(notebooks: Path) -> list[Path]:
     return found
 
 
-def default_notebooks() -> Path:
-    """The chapters of the repository mdlib is installed from (an editable install)."""
-    return Path(__file__).resolve().parent.parent / "notebooks"
-
-
 def check_student_folders(out, notebooks=None) -> tuple[Path, Path, list[Path]]:
     """Check, before any work, that ``out`` can be written, that ``notebooks`` (default: the
     book's) holds chapters, and that the two are not the same folder; return both and the
@@ -319,13 +321,12 @@ def student_notebooks(out, notebooks=None) -> dict[str, Removed]:
     folder and :class:`NotebookError` for a malformed chapter, in both cases before writing.
     """
     out, notebooks, chapters = check_student_folders(out, notebooks)
-    students, removed, loaded = {}, {}, {}
-    for path in chapters:
-        try:
-            loaded[path] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise NotebookError(f"{path}: cannot be read as a notebook ({error})") from None
-    titles = {path.stem: chapter_title(notebook) or path.stem for path, notebook in loaded.items()}
+    students, removed = {}, {}
+    try:
+        loaded = read_chapters(chapters)
+    except ReaderError as error:
+        raise NotebookError(str(error)) from None
+    titles = chapter_titles(loaded)
     for path, notebook in loaded.items():
         stripped, removed[path.name] = strip_solutions(notebook, path.name)
         try:  # the numbers the text quotes written in, bookkeeping folded, as in the reader copies
