@@ -1,5 +1,6 @@
 """The house style, enforced: ruff's lint rules and its formatter (configured in pyproject.toml)
-over the library, the tests and the scripts. Fix with ``ruff check --fix`` and ``ruff format``."""
+over the library, the tests, the scripts and the chapters (ruff reads their code cells). Fix with
+``ruff check --fix`` and ``ruff format``; a chapter whose code changes is re-executed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ["mdlib", "tests", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scripts").glob("*.py"))]
+TARGETS = ["mdlib", "tests", "notebooks", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scripts").glob("*.py"))]
 
 
 def ruff(*args: str) -> subprocess.CompletedProcess:
