@@ -57,7 +57,7 @@ def _loop_rate(
     return best, steps
 
 
-def q_learning_rule() -> episodes.Rule:
+def q_learning_rule() -> episodes.LearningRule:
     return QLearning().learning_rule()
 
 
@@ -111,15 +111,15 @@ def run_benchmark(progress=print, quick: bool = False) -> dict:
     QLearning(episodes=1, eval_every=1).run(BENCH_TASK)
 
     progress("timing the compiled loops ...")
-    env_rate, _ = _loop_rate(episodes.rule(episodes.GREEDY), 2000)  # a zero table: random actions
+    env_rate, _ = _loop_rate(episodes.learning_rule(episodes.GREEDY), 2000)  # a zero table: random actions
     q_rate, _ = _loop_rate(q_learning_rule(), 2000)
     md = MultiDistral()
     uniform = log_prior(np.full((2, empty_tables(23).shape[1], 5), 0.2))
-    soft = episodes.rule(
+    soft = episodes.learning_rule(
         episodes.SOFT, learn=True, learning_rate=md.learning_rate, gamma=md.gamma, alpha=md.alpha, beta=md.beta
     )
     soft_rate, _ = _loop_rate(soft, 500, prior=uniform)
-    play = episodes.rule(episodes.SOFT, alpha=md.alpha, beta=md.beta)
+    play = episodes.learning_rule(episodes.SOFT, alpha=md.alpha, beta=md.beta)
     mstep_rate, _ = _loop_rate(play, 500, prior=uniform, count_visits=True)
 
     run_times = []

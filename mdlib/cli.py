@@ -195,15 +195,15 @@ def plan_from_args(args, parser):
 
     try:
         plan = Plan.quick() if args.quick else Plan(QLearning(), MultiDistral())
-        protocol = plan.q_learning.protocol
+        setup = plan.q_learning.setup
         if args.eval_games is not None:
-            protocol = replace(protocol, eval_games=args.eval_games)
+            setup = replace(setup, eval_games=args.eval_games)
         if args.contention is not None:
-            protocol = replace(protocol, contention=args.contention)
-        q_changes = {"protocol": protocol}
+            setup = replace(setup, contention=args.contention)
+        q_changes = {"setup": setup}
         if args.episodes is not None:
             q_changes["episodes"] = args.episodes
-        md_changes = {"protocol": protocol, "carry_q": not args.restart_q}
+        md_changes = {"setup": setup, "carry_q": not args.restart_q}
         for name in ("iterations", "e_games", "m_games", "alpha", "beta"):
             if getattr(args, name) is not None:
                 md_changes[name] = getattr(args, name)

@@ -974,14 +974,16 @@ def _target_oracle(reward, arrived, next_q, gamma, soft=None):
     q = np.zeros((1, 2, len(next_q)))
     q[0, 1] = next_q
     if soft is None:
-        rule = episodes.rule(episodes.EPSILON_GREEDY, learn=True, learning_rate=1.0, gamma=gamma)
+        learning_rule = episodes.learning_rule(episodes.EPSILON_GREEDY, learn=True, learning_rate=1.0, gamma=gamma)
         log_pi0 = np.zeros((1, 2, len(next_q)))
     else:
         next_pi0, alpha, beta = soft
-        rule = episodes.rule(episodes.SOFT, learn=True, learning_rate=1.0, gamma=gamma, alpha=alpha, beta=beta)
+        learning_rule = episodes.learning_rule(
+            episodes.SOFT, learn=True, learning_rate=1.0, gamma=gamma, alpha=alpha, beta=beta
+        )
         log_pi0 = np.zeros((1, 2, len(next_q)))
         log_pi0[0, 1] = np.log(next_pi0)
-    episodes.update(rule.mode, rule, q, log_pi0, 0, 0, 0, float(reward), bool(arrived), 1)
+    episodes.update(learning_rule.mode, learning_rule, q, log_pi0, 0, 0, 0, float(reward), bool(arrived), 1)
     return float(q[0, 0, 0])
 
 

@@ -312,7 +312,7 @@ def compare_equal_games(
         q_learning or QLearning(),
         episodes=games,
         eval_every=multidistral.games_per_iteration,
-        protocol=multidistral.protocol,
+        setup=multidistral.setup,
     )
     md = run_seeds(multidistral, tasks, seeds, workers, progress)
     ql = run_seeds(q_learning, tasks, seeds, workers, progress)

@@ -70,7 +70,7 @@ def reproduce(plan: Plan, out: str | os.PathLike, progress: bool = True) -> dict
                 progress,
                 f"figure {4 if label == 'original' else 5}: MultiDistral {version.upper()}, {label} tasks",
             )
-    gamma = plan.q_learning.protocol.return_gamma
+    gamma = plan.q_learning.setup.return_gamma
     optimum = {"original": optimum_per_agent(tasks, gamma), "symmetric": optimum_per_agent(symmetric, gamma)}
 
     with staging as folder:

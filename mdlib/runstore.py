@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 #: Where the stores live: one folder per chapter.
+#:
+#: :meta hide-value:
 STORE_ROOT = Path(__file__).resolve().parent / "data" / "runs"
 #: The environment variable that chooses the mode, and its values.
 MODE_VARIABLE = "MDLIB_RUNS"
@@ -48,7 +50,7 @@ class RunStore:
         return entry_key(describe(method, tasks, seeds))
 
     def load(self, method, tasks, seeds):
-        """The stored :class:`SeedRuns` of this call, or None."""
+        """The stored :class:`~mdlib.experiments.SeedRuns` of this call, or None."""
         if self.mode != "stored":
             return None
         path = self.folder / f"{self.key(method, tasks, seeds)}.npz"
@@ -145,11 +147,13 @@ def read_entry(path: Path):
 
 
 def method_from_settings(name: str, settings: dict):
-    """The learner a stored entry describes (``settings`` as ``method.settings()`` gives them)."""
-    from .learners import MultiDistral, Protocol, QLearning
+    """The learner a stored entry describes (``settings`` as ``method.settings()`` gives them: one
+    flat dict, the :class:`~mdlib.learners.Setup`'s fields among the learner's own, so that
+    entries do not depend on what the learner calls its setup)."""
+    from .learners import MultiDistral, QLearning, Setup
 
-    protocol_names = {f.name for f in fields(Protocol)}
-    protocol = Protocol(**{k: v for k, v in settings.items() if k in protocol_names})
-    own = {k: v for k, v in settings.items() if k not in protocol_names}
+    setup_names = {f.name for f in fields(Setup)}
+    setup = Setup(**{k: v for k, v in settings.items() if k in setup_names})
+    own = {k: v for k, v in settings.items() if k not in setup_names}
     learner = QLearning if name == "q_learning" else MultiDistral
-    return learner(**own, protocol=protocol)
+    return learner(**own, setup=setup)

@@ -208,9 +208,7 @@ def run_one(run: Run) -> dict:
             greedy.mean(axis=(0, 2)), greedy[:, -1].mean(axis=0), None, result.eval_x, optimum, prefix="greedy_"
         )
         d = result.diagnostics  # (tasks, iterations, agents)
-        row |= _diagnostic_curves(
-            d["objective"].sum(axis=(0, 2)), d["entropy"].mean(axis=(0, 2)), d["kl"].mean(axis=(0, 2))
-        )
+        row |= _diagnostic_curves(d.objective.sum(axis=(0, 2)), d.entropy.mean(axis=(0, 2)), d.kl.mean(axis=(0, 2)))
         row["env_steps"] = int(result.env_steps)
         return row
     from .exact_distral import solve_distral

@@ -134,7 +134,7 @@ class HeldOut:
         )
         for name in FIXED_BY_ARM:
             require(name not in self.learner, f"learner may not set {name!r}: the experiment sets it")
-        for name in ("episodes", "eval_every", "protocol"):
+        for name in ("episodes", "eval_every", "setup"):
             require(name not in self.q_learning, f"q_learning may not set {name!r}: the experiment sets it")
         for version, alpha, beta in product(self.versions, self.alphas, self.betas):
             self.multidistral(version, alpha, beta)
@@ -154,7 +154,7 @@ class HeldOut:
         """Q-learning with as many games per task as MultiDistral, evaluated where it is."""
         learner = self.multidistral(self.versions[0], self.alphas[0], self.betas[0])
         return QLearning(
-            **self.q_learning, episodes=self.games, eval_every=learner.games_per_iteration, protocol=learner.protocol
+            **self.q_learning, episodes=self.games, eval_every=learner.games_per_iteration, setup=learner.setup
         )
 
     @property
@@ -282,7 +282,7 @@ def _base(spec: HeldOut, unit: Unit, heldout: str, arm: str, players: str, setti
         "players": players,
         "seed": unit.seed,
         "settings": json.dumps(settings, sort_keys=True, default=str),
-        "optimum": optimum(heldout, learner.protocol.return_gamma, learner.protocol.contention),
+        "optimum": optimum(heldout, learner.setup.return_gamma, learner.setup.contention),
     }
 
 
@@ -292,7 +292,7 @@ def _sampled_rows(spec: HeldOut, unit: Unit, arms: Sequence[str] = ARMS) -> list
     rows = []
     if "transferred" in arms:
         source = learner.run(unit.training, seed=unit.seed, keep_tables=True)  # (a) distil pi0 on the training maps
-        pi0 = source.tables["pi0"]
+        pi0 = source.pi0
         source_final = float(source.final_eval.mean())
     for heldout in unit.heldout:
         for arm in arms:
@@ -316,14 +316,14 @@ def _exact_rows(spec: HeldOut, unit: Unit, arms: Sequence[str] = EXACT_ARMS) -> 
     from .exact_distral import solve_distral
 
     learner = spec.multidistral(unit.version, unit.alpha, unit.beta)
-    protocol = learner.protocol
+    setup = learner.setup
     common = dict(
         gamma=learner.gamma,
         version=unit.version,
         players=unit.players,
-        contention=protocol.contention,
-        order=protocol.order,
-        max_steps=protocol.max_steps,
+        contention=setup.contention,
+        order=setup.order,
+        max_steps=setup.max_steps,
     )
     if "exact_transferred" in arms:  # the exact alternation on the training maps, for as many iterations
         source = solve_distral(unit.training, unit.alpha, unit.beta, iterations=learner.iterations, **common)
@@ -423,7 +423,7 @@ def warm_up(spec: HeldOut) -> None:
 
     learner = spec.multidistral(spec.versions[0], spec.alphas[0], spec.betas[0])
     for task in spec.heldout:
-        optimum(task, learner.protocol.return_gamma, learner.protocol.contention)
+        optimum(task, learner.setup.return_gamma, learner.setup.contention)
     small = replace(learner, iterations=1, e_games=1, m_games=1)
     small.run(spec.heldout[:1], seed=0)
     replace(spec.q_learner(), episodes=1, eval_every=1).run(spec.heldout[:1], seed=0)

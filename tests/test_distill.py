@@ -224,7 +224,7 @@ def test_the_compiled_m_step_counts_what_visit_counts_counts(tasks):
     exact optimum of tasks 1, 4 and 5 (twice on task 5); its counts must equal visit_counts of
     the same episodes, and its returns theirs."""
     gamma = 0.99
-    soft = episodes.rule(episodes.SOFT, alpha=1.0, beta=1.0)
+    soft = episodes.learning_rule(episodes.SOFT, alpha=1.0, beta=1.0)
     counts = np.zeros((2, game.observation_count(23), game.N_ACTIONS))
     played = []
     for name, repeats in (("task1", 1), ("task4", 1), ("task5", 2)):
@@ -277,16 +277,17 @@ def test_mstep_counts_replay_the_final_policies_like_an_m_step(tasks):
     prior = np.exp(log_pi0)
     prior /= prior.sum(axis=-1, keepdims=True)
     result = RunResult(
-        method=method.method,
+        learner=method,
         tasks=names,
         seed=0,
-        settings=method.settings(),
         train_x=np.array([1]),
         train_return=np.zeros((2, 1, 2)),
         eval_x=np.array([1]),
         eval_return=np.zeros((2, 1, 2)),
         env_steps=0,
-        tables={"q": np.zeros((2, *prior.shape)), "prior": prior, "pi0": prior},
+        q=np.zeros((2, *prior.shape)),
+        prior=prior,
+        pi0=prior,
     )
     counts = mstep_counts(result)
     assert counts.shape == (2, 2, game.observation_count(23), game.N_ACTIONS)
@@ -307,9 +308,7 @@ def test_mstep_counts_sample_equation_5():
         pos, prev, done = np.array(spec.starts), np.zeros(2, np.int64), np.zeros(2, np.bool_)
         s = game.agent_observation(spec.cell_index, spec.n_cells, pos, prev, done, agent, True)
         seen = counts[0, agent, s] / counts[0, agent, s].sum()
-        expected = distral_policy(
-            result.tables["q"][0, agent, s], result.tables["prior"][agent, s], method.alpha, method.beta
-        )
+        expected = distral_policy(result.q[0, agent, s], result.prior[agent, s], method.alpha, method.beta)
         np.testing.assert_allclose(seen, expected, atol=0.04)
     with pytest.raises(ValueError, match="keep_tables"):
         mstep_counts(method.run(("task1",), seed=3))

@@ -15,7 +15,7 @@ from scipy import stats
 
 from mdlib.experiments import SeedRuns, agent_gap, difference, learned_trajectories, mean_interval, run_seeds
 from mdlib.learners import MultiDistral, QLearning, play_learned
-from mdlib.learners.base import Protocol
+from mdlib.learners.base import Setup
 
 
 def hand_made_runs(evals: np.ndarray, train: np.ndarray | None = None) -> SeedRuns:
@@ -205,7 +205,7 @@ def test_paired_difference_matches_seeds_and_is_the_paired_t_interval():
 def test_seed_runs_stack_both_evaluations_and_report_either():
     """``SeedRuns`` keeps every evaluation the runs made; ``evaluation()`` is the runs' own (the one
     ``eval_return`` holds), ``evaluation(mode)`` either one; an unknown mode is refused."""
-    method = MultiDistral(iterations=2, e_games=5, m_games=5, evaluation="greedy", protocol=Protocol(eval_games=3))
+    method = MultiDistral(iterations=2, e_games=5, m_games=5, evaluation="greedy", setup=Setup(eval_games=3))
     runs = run_seeds(method, ["task1", "task5"], seeds=[0, 3], workers=1, progress=False)
     assert runs.eval_mode == "greedy" and set(runs.eval_returns) == {"sampled", "greedy"}
     for mode in ("sampled", "greedy"):

@@ -32,11 +32,11 @@ from mdlib.learners import (
     soft_value,
     wander_value,
 )
-from mdlib.learners.base import NO_TABLE, Protocol
+from mdlib.learners.base import NO_TABLE, Setup
 from mdlib.solver import lone_mdp, lone_return, lone_soft_optimum, policy_return, shortest_path_length
 
 STAY, DOWN, UP, LEFT, RIGHT = range(5)
-SMALL = dict(iterations=3, e_games=10, m_games=10, protocol=Protocol(eval_games=4))
+SMALL = dict(iterations=3, e_games=10, m_games=10, setup=Setup(eval_games=4))
 
 
 def record_calls(monkeypatch, skip_greedy: bool = False) -> list[dict]:
@@ -110,9 +110,9 @@ def test_q_init_fills_the_tables_before_each_e_step(monkeypatch, q_init, carry_q
 def test_a_one_game_run_leaves_unvisited_entries_at_q_init():
     """With a budget of one game per phase only the entries the single E-step game updated have
     left q_init; the evaluations and the M-step learn nothing."""
-    method = MultiDistral(q_init=-7.25, iterations=1, e_games=1, m_games=1, protocol=Protocol(eval_games=1))
+    method = MultiDistral(q_init=-7.25, iterations=1, e_games=1, m_games=1, setup=Setup(eval_games=1))
     result = method.run("task5", seed=0, keep_tables=True)
-    q = result.tables["q"]
+    q = result.q
     changed = np.count_nonzero(q != -7.25)
     assert 0 < changed <= 2 * 200  # at most one update per agent and step of the single E-step game
     assert q.size - changed > 0.99 * q.size
@@ -130,7 +130,7 @@ def test_without_distillation_pi0_stays_uniform_and_every_game_is_played(monkeyp
     result = MultiDistral(distill=False, **SMALL).run(["task1", "task5"], seed=2, keep_tables=True)
     for call in calls:
         np.testing.assert_array_equal(call["log_pi0"], np.log(0.2))
-    assert (result.tables["pi0"] == 0.2).all() and (result.tables["prior"] == 0.2).all()
+    assert (result.pi0 == 0.2).all() and (result.prior == 0.2).all()
     assert result.env_steps == sum(c["steps"] for c in calls)
     m_steps = [c for c in calls if c["count"]]
     assert len(m_steps) == 3 * 2 and all(c["n"] == 10 and c["counts_after"].sum() > 0 for c in m_steps)
@@ -169,7 +169,7 @@ def test_with_rollouts_learning_the_m_step_games_are_soft_q_updates_of_what_they
         np.testing.assert_array_equal(call["q_before"], e_steps[task]["q_after"])
     monkeypatch.undo()
     plain = MultiDistral(learning_rate=0.3, **SMALL).run(["task1", "task5"], seed=0, keep_tables=True)
-    assert not np.array_equal(plain.tables["q"], result.tables["q"])
+    assert not np.array_equal(plain.q, result.q)
     assert not np.array_equal(plain.eval_return[:, 1:], result.eval_return[:, 1:])
 
 
@@ -203,7 +203,7 @@ def test_the_greedy_policy_takes_the_argmax_of_the_distral_logits():
     n = 4000
     counts = np.zeros(shape)
     returns, lengths = np.empty((n, 2)), np.empty(n, np.int64)
-    rule = episodes.rule(episodes.DISTRAL_GREEDY, alpha=alpha, beta=beta)
+    rule = episodes.learning_rule(episodes.DISTRAL_GREEDY, alpha=alpha, beta=beta)
     before = q.copy()
     episodes.play_episodes(
         spec, rule, q, log_pi0=log_pi0, n_episodes=n, counts=counts, return_gamma=0.99, returns=returns, lengths=lengths
@@ -252,8 +252,8 @@ def test_a_greedy_run_plays_its_learned_policy_greedily():
         task.cell_index, task.n_cells, np.array(task.starts), np.zeros(2, np.int64), np.zeros(2, np.bool_), 0, True
     )
     logits = (
-        settings["alpha"] * np.log(np.maximum(result.tables["prior"][0, s], settings["pi0_floor"]))
-        + settings["beta"] * result.tables["q"][0, 0, s]
+        settings["alpha"] * np.log(np.maximum(result.prior[0, s], settings["pi0_floor"]))
+        + settings["beta"] * result.q[0, 0, s]
     )
     best = logits == logits.max()
     np.testing.assert_array_equal(policy.probabilities(0, s), best / best.sum())
@@ -298,7 +298,7 @@ def test_an_absent_agent_never_blocks(agent):
     counts, returns, lengths = np.zeros_like(q), np.empty((1, 2)), np.empty(1, np.int64)
     steps_taken = episodes.play_episodes(
         spec,
-        episodes.rule(episodes.GREEDY),
+        episodes.learning_rule(episodes.GREEDY),
         q,
         n_episodes=1,
         counts=counts,
@@ -327,7 +327,7 @@ def test_agents_alone_play_their_own_games_over_free_cells(monkeypatch):
     calls = record_calls(monkeypatch)
     method = MultiDistral(players="alone", **SMALL)
     result = method.run(["task1", "task5"], seed=0, keep_tables=True)
-    assert result.tables["q"].shape == (2, 2, 23, 5) and result.tables["pi0"].shape == (2, 23, 5)
+    assert result.q.shape == (2, 2, 23, 5) and result.pi0.shape == (2, 23, 5)
     per_iteration = 2 * 3 * 2 + 2 * 2  # tasks x (E, sampled evaluation, M) x agents, then greedy
     assert len(calls) == 3 * per_iteration
     assert [c["game"].alone for c in calls] == [0, 1] * (len(calls) // 2)
@@ -362,8 +362,8 @@ def test_alone_v1_distils_per_agent_and_v2_pools_the_cell_counts(monkeypatch, ve
     result = MultiDistral(players="alone", version=version, **SMALL).run(["task1", "task5"], seed=0, keep_tables=True)
     counted = [c for c in calls if c["count"]]  # per task and iteration: agent 1's games, then agent 2's
     last_counts = counted[-3]["counts_after"] + counted[-1]["counts_after"]  # both tasks' tables, summed
-    np.testing.assert_array_equal(result.tables["pi0"], distill(last_counts, version))
-    pi0 = result.tables["pi0"]
+    np.testing.assert_array_equal(result.pi0, distill(last_counts, version))
+    pi0 = result.pi0
     if version == "v2":
         np.testing.assert_array_equal(pi0[0], pi0[1])
         pooled = last_counts.sum(axis=0)
@@ -392,7 +392,7 @@ def test_mstep_counts_and_learned_policies_of_a_lone_run():
     for agent in (0, 1):
         s = policy.observation(agent, pos, np.zeros(2, np.bool_), np.zeros(2, np.int64))
         assert s == task.cell_index[task.starts[agent]]
-        expected = distral_policy(result.tables["q"][1, agent, s], result.tables["prior"][agent, s], 0.7, 0.5)
+        expected = distral_policy(result.q[1, agent, s], result.prior[agent, s], 0.7, 0.5)
         np.testing.assert_allclose(policy.probabilities(agent, s), expected, rtol=1e-12)
     trajectory = play_learned(result, 1)
     assert trajectory.task.name == "task5" and len(trajectory) > 0
@@ -411,7 +411,7 @@ def test_a_lone_agent_at_beta_10_reaches_the_exact_lone_soft_optimum(agent):
     optimum = lone_soft_optimum("task1", agent, 0.7, 10.0)
     assert optimum.arrival == pytest.approx(1.0, abs=1e-9)
     method = MultiDistral(
-        players="alone", alpha=0.7, beta=10.0, iterations=1, e_games=1000, m_games=1, protocol=Protocol(eval_games=200)
+        players="alone", alpha=0.7, beta=10.0, iterations=1, e_games=1000, m_games=1, setup=Setup(eval_games=200)
     )
     for seed in (0, 1):
         result = method.run("task1", seed=seed)
@@ -433,8 +433,8 @@ def lone_arrival(result, agent: int) -> float:
     """Exact probability that the final policy of task 1 (eq. 5 with its prior) arrives in 200 steps."""
     settings = result.settings
     policy = distral_policy(
-        result.tables["q"][0, agent],
-        result.tables["prior"][agent],
+        result.q[0, agent],
+        result.prior[agent],
         settings["alpha"],
         settings["beta"],
         settings["pi0_floor"],

@@ -22,21 +22,22 @@ from scipy import stats
 
 from mdlib import experiments, game, load_task
 from mdlib.learners import MultiDistral, QLearning, RunResult, distill, episodes, rng
-from mdlib.learners.base import NO_TABLE, Protocol
+from mdlib.learners.base import DIAGNOSTICS, NO_TABLE, Setup
 from mdlib.solver import lone_return
 
-SMALL = dict(iterations=3, e_games=10, m_games=10, protocol=Protocol(eval_games=4))
-SMALL_Q = dict(episodes=200, eval_every=50, protocol=Protocol(eval_games=4))
+SMALL = dict(iterations=3, e_games=10, m_games=10, setup=Setup(eval_games=4))
+SMALL_Q = dict(episodes=200, eval_every=50, setup=Setup(eval_games=4))
 
 
 def same_run(a: RunResult, b: RunResult) -> bool:
     """Bit-for-bit equality of everything a run produced."""
     arrays = ("train_x", "train_return", "eval_x", "eval_return")
+    tables = ("q", "prior", "pi0")  # None when a run kept no tables
     return (
         all(np.array_equal(getattr(a, k), getattr(b, k)) for k in arrays)
         and a.env_steps == b.env_steps
-        and a.tables.keys() == b.tables.keys()
-        and all(np.array_equal(a.tables[k], b.tables[k]) for k in a.tables)
+        and all((getattr(a, k) is None) == (getattr(b, k) is None) for k in tables)
+        and all(np.array_equal(getattr(a, k), getattr(b, k)) for k in tables if getattr(a, k) is not None)
         and a.eval_returns.keys() == b.eval_returns.keys()
         and all(np.array_equal(a.eval_returns[k], b.eval_returns[k]) for k in a.eval_returns)
     )
@@ -71,7 +72,7 @@ def test_both_versions_run_and_record_their_curves(runs, version):
     assert result.eval_return.min() >= -0.1 * 200 and result.eval_return.max() <= 100
     assert result.env_steps > 0
     assert result.settings["version"] == version and result.settings["alpha"] == 0.7
-    q, pi0 = result.tables["q"], result.tables["pi0"]
+    q, pi0 = result.q, result.pi0
     assert q.shape == (5, 2, 26_450, 5) and pi0.shape == (2, 26_450, 5)
     np.testing.assert_allclose(pi0.sum(axis=-1), 1.0, atol=1e-12)
     assert (q != 0).any(axis=(2, 3)).all()  # every task's E-step wrote both agents' tables
@@ -79,7 +80,7 @@ def test_both_versions_run_and_record_their_curves(runs, version):
 
 def test_v2_shares_one_policy_and_v1_keeps_one_per_agent(runs):
     for carry in (True, False):
-        v2, v1 = runs["v2", carry].tables["pi0"], runs["v1", carry].tables["pi0"]
+        v2, v1 = runs["v2", carry].pi0, runs["v1", carry].pi0
         np.testing.assert_array_equal(v2[0], v2[1])
         assert (v1[0] != v1[1]).any(axis=1).sum() > 1000  # thousands of rows differ
 
@@ -92,7 +93,7 @@ def test_carry_q_matters_only_from_the_second_iteration(runs):
         np.testing.assert_array_equal(carried.train_return[:, 0], restarted.train_return[:, 0])
         np.testing.assert_array_equal(carried.eval_return[:, 0], restarted.eval_return[:, 0])
         assert not np.array_equal(carried.train_return[:, 1:], restarted.train_return[:, 1:])
-        assert not np.array_equal(carried.tables["q"], restarted.tables["q"])
+        assert not np.array_equal(carried.q, restarted.q)
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
@@ -103,7 +104,7 @@ def test_multidistral_learns_task_5(version, seed):
     could be learned): after the first iteration the soft policies wander (at most 71 per agent
     over seeds 0-19), after ten both agents do at least as well as a 15-move path (85.6; the
     optimum, 4 moves, gives 96.73). Seen over seeds 0-19: 88.5 and above."""
-    result = MultiDistral(version=version, protocol=Protocol(eval_games=50)).run("task5", seed=seed)
+    result = MultiDistral(version=version, setup=Setup(eval_games=50)).run("task5", seed=seed)
     first, last = result.eval_return[0, 0], result.eval_return[0, -1]
     assert (first < 80).all()
     assert (last >= lone_return(15, 0.99)).all()
@@ -154,7 +155,7 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
         e_games=4,
         m_games=6,
         pi0_floor=1e-3,
-        protocol=Protocol(eval_games=2),
+        setup=Setup(eval_games=2),
     )
     result = method.run(["task1", "task5"], seed=0, keep_tables=True)
     per_iteration = 2 * 3 + 2  # tasks x (E, sampled evaluation, M), then tasks x greedy evaluation
@@ -191,11 +192,9 @@ def test_an_iteration_is_e_step_evaluation_m_step_then_distillation(monkeypatch,
             np.testing.assert_array_equal(ev["q_before"], greedy["q_before"])
             assert e["q_before"].any() == (carry_q and it > 0)  # carried, or restarted from zero
         prior = distill(counts, version)
-    np.testing.assert_array_equal(result.tables["pi0"], prior)
+    np.testing.assert_array_equal(result.pi0, prior)
     first = calls[per_iteration : 2 * per_iteration]
-    np.testing.assert_array_equal(
-        result.tables["prior"], distill(first[2]["counts_after"] + first[5]["counts_after"], version)
-    )
+    np.testing.assert_array_equal(result.prior, distill(first[2]["counts_after"] + first[5]["counts_after"], version))
 
 
 # --- validation ------------------------------------------------------------------------------------
@@ -231,8 +230,8 @@ def no_work(monkeypatch):
         (dict(gamma=1.0), r"gamma must lie in \[0, 1\), got 1.0"),
         (dict(learning_rate=0.0), r"learning_rate must lie in \(0, 1\], got 0.0"),
         (dict(carry_q="yes"), r"carry_q must be True or False, got 'yes'"),
-        (dict(protocol=Protocol(eval_games=-1)), r"eval_games must be an integer >= 1, got -1"),
-        (dict(protocol=Protocol(contention="polite")), r"contention must be one of reference, both_blocked"),
+        (dict(setup=Setup(eval_games=-1)), r"eval_games must be an integer >= 1, got -1"),
+        (dict(setup=Setup(contention="polite")), r"contention must be one of reference, both_blocked"),
         (dict(q_init=float("nan")), r"q_init must be a finite number or 'wander', got nan"),
         (dict(q_init=float("-inf")), r"q_init must be a finite number or 'wander', got -inf"),
         (dict(q_init="optimistic"), r"q_init must be a finite number or 'wander', got 'optimistic'"),
@@ -385,12 +384,12 @@ def test_per_iteration_diagnostics_are_the_exact_alternations_measures_on_learne
     method = MultiDistral(iterations=2, e_games=10, m_games=10)
     result = method.run(["task1", "task5"], seed=3, keep_tables=True)
     d = result.diagnostics
-    assert set(d) == {"objective", "entropy", "kl"} and d["objective"].shape == (2, 2, 2)
+    assert DIAGNOSTICS == ("objective", "entropy", "kl") and d.objective.shape == d.kl.shape == (2, 2, 2)
     for i, task in enumerate(("task1", "task5")):
         rows = start_rows(load_task(task))
-        q, prior = result.tables["q"][i], result.tables["prior"]
+        q, prior = result.q[i], result.prior
         expected = [soft_value(q[j, rows[j]], prior[j, rows[j]], method.alpha, method.beta) for j in (0, 1)]
-        np.testing.assert_allclose(d["objective"][i, -1], expected, rtol=1e-12)
-    assert (d["entropy"] > 0).all() and (d["entropy"] <= np.log(5) + 1e-12).all() and (d["kl"] >= -1e-12).all()
+        np.testing.assert_allclose(d.objective[i, -1], expected, rtol=1e-12)
+    assert (d.entropy > 0).all() and (d.entropy <= np.log(5) + 1e-12).all() and (d.kl >= -1e-12).all()
     # under the first iteration's uniform prior the KL is log 5 minus the entropy
-    np.testing.assert_allclose(d["kl"][:, 0], np.log(5) - d["entropy"][:, 0], atol=1e-12)
+    np.testing.assert_allclose(d.kl[:, 0], np.log(5) - d.entropy[:, 0], atol=1e-12)

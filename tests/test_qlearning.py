@@ -58,7 +58,7 @@ def scripted(actions):
 
 def no_exploration_rule(learn, gamma=0.9, learning_rate=1.0):
     """Epsilon-greedy with epsilon = 0 + 1 * exp(-1000 * episode) = 0 from episode 1 on."""
-    return episodes.rule(
+    return episodes.learning_rule(
         episodes.EPSILON_GREEDY,
         learn=learn,
         learning_rate=learning_rate,
@@ -165,7 +165,7 @@ def test_epsilon_schedule():
     the 0.037 a schedule max(epsilon_min, exp(-decay * episode)) would differ by at episode 500."""
     epsilon_min, decay = 0.05, 0.005
     spec = game.game_spec(task("task1"))
-    rule = episodes.rule(episodes.EPSILON_GREEDY, epsilon_min=epsilon_min, epsilon_decay=decay)
+    rule = episodes.learning_rule(episodes.EPSILON_GREEDY, epsilon_min=epsilon_min, epsilon_decay=decay)
     q = empty_q("task1")
     q[:, :, STAY] = 1.0
     returns, lengths = np.empty((1, 2)), np.empty(1, np.int64)
@@ -222,7 +222,7 @@ def test_learns_most_of_the_joint_optimum_on_task_1(seed):
 
     # The learned greedy trajectory, replayed through game.play, walks through many distinct
     # cells (at least the 11 of a shortest path) and earns what the evaluation reported.
-    q = result.tables["q"][0]
+    q = result.q[0]
     arrays = game.game_arrays(task("task1"))
 
     def greedy(pos, done, prev, t):
@@ -249,7 +249,7 @@ def test_learns_most_of_the_joint_optimum_on_task_1(seed):
 def test_both_agents_learn_their_own_tables():
     """Defect 5: agent 2's update always hit its first state. Here both tables have hundreds of
     rows written, and both agents' learned values reach the goal reward."""
-    q = QLearning().run("task5", seed=0, keep_tables=True).tables["q"][0]
+    q = QLearning().run("task5", seed=0, keep_tables=True).q[0]
     for agent in (0, 1):
         written = np.count_nonzero(np.any(q[agent] != 0, axis=1))
         assert written > 100

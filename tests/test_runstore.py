@@ -18,6 +18,7 @@ from portable import ABSOLUTE, RELATIVE
 
 from mdlib import MultiDistral, QLearning, runstore
 from mdlib.experiments import run_many, run_seeds
+from mdlib.tasks import resolve_tasks
 
 METHODS = [MultiDistral(iterations=2, e_games=10, m_games=10), QLearning(episodes=100, eval_every=50)]
 
@@ -114,6 +115,8 @@ def test_stored_seeds_drawn_at_random_recompute(path):
     method = runstore.method_from_settings(meta["method"], meta["settings"])
     assert method.method == meta["method"] and method.settings() == meta["settings"]
     assert path.stem == runstore.entry_key({k: meta[k] for k in ("method", "settings", "tasks", "maps", "seeds")})
+    # and the learner rebuilt finds this very entry, as the chapter's call does
+    assert runstore.RunStore(path.parent).key(method, resolve_tasks(list(stored.tasks)), stored.seeds) == path.stem
     index = int(np.random.default_rng().integers(len(stored.seeds)))
     seed = stored.seeds[index]
     print("recomputing", path.parent.name, meta["method"], "seed", seed)

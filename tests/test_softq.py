@@ -168,17 +168,17 @@ def test_soft_value_and_policy_are_finite_at_beta_100_with_zero_priors(alpha):
     top = logits.max(axis=1) / beta
     assert np.all(v >= top - 1e-12) and np.all(v <= top + np.log(5) / beta + 1e-12)
 
-    # The compiled versions the episode loop runs agree with the array versions.
-    log_pi0 = log_prior(TINY_PI0)[None]
-    q = HUGE_Q[None]
+    # The compiled versions the episode loop runs (on one agent's tables) agree with the array versions.
+    log_pi0 = log_prior(TINY_PI0)
+    q = HUGE_Q
     probs = np.empty(5)
     for s in range(len(HUGE_Q)):
-        v_compiled = soft_policy(q, log_pi0, 0, s, alpha, beta, probs)
+        v_compiled = soft_policy(q, log_pi0, s, alpha, beta, probs)
         assert np.isfinite(v_compiled) and np.isfinite(probs).all()
         assert probs.sum() == pytest.approx(1.0, abs=1e-12)
         np.testing.assert_allclose(probs, pi[s], rtol=1e-9, atol=1e-300)
         assert v_compiled == pytest.approx(v[s], rel=1e-12)
-        assert soft_state_value(q, log_pi0, 0, s, alpha, beta) == pytest.approx(v[s], rel=1e-12)
+        assert soft_state_value(q, log_pi0, s, alpha, beta) == pytest.approx(v[s], rel=1e-12)
 
 
 def test_a_zero_prior_is_floored_not_forbidding():
@@ -246,7 +246,7 @@ def test_the_game_loops_soft_update_is_eq_4_with_eq_3(alpha, beta):
     q[:, :, 1] = 1000.0
     log_pi0 = np.broadcast_to(np.log([0.125, 0.5, 0.125, 0.125, 0.125]), shape).copy()
     before = q.copy()
-    rule = episodes.rule(episodes.SOFT, learn=True, learning_rate=1.0, gamma=0.99, alpha=alpha, beta=beta)
+    rule = episodes.learning_rule(episodes.SOFT, learn=True, learning_rate=1.0, gamma=0.99, alpha=alpha, beta=beta)
     returns, lengths = np.empty((1, 2)), np.empty(1, np.int64)
     rng.seed(0)
     episodes.play_episodes(
@@ -282,7 +282,7 @@ def test_the_game_loop_samples_actions_from_eq_5():
     counts = np.zeros(shape)
     returns, lengths = np.empty((n, 2)), np.empty(n, np.int64)
     rng.seed(1)
-    rule = episodes.rule(episodes.SOFT, alpha=alpha, beta=beta)
+    rule = episodes.learning_rule(episodes.SOFT, alpha=alpha, beta=beta)
     episodes.play_episodes(
         spec, rule, q, log_pi0=log_pi0, n_episodes=n, counts=counts, return_gamma=0.99, returns=returns, lengths=lengths
     )

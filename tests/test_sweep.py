@@ -118,8 +118,8 @@ def test_a_row_holds_the_runs_own_measures(tiny_file):
     assert [row.curve_01, row.curve_02] == list(sampled.mean(axis=(0, 2)))
     assert row.greedy_final == result.eval_returns["greedy"][:, -1].mean()
     assert row.env_steps == result.env_steps
-    assert row.objective_02 == result.diagnostics["objective"].sum(axis=(0, 2))[-1]
-    assert row.entropy_01 == result.diagnostics["entropy"].mean(axis=(0, 2))[0]
+    assert row.objective_02 == result.diagnostics.objective.sum(axis=(0, 2))[-1]
+    assert row.entropy_01 == result.diagnostics.entropy.mean(axis=(0, 2))[0]
     assert json.loads(row.settings) == {
         "distill": True,
         "e_games": 3,

@@ -36,6 +36,7 @@ from mdlib import MultiDistral, QLearning, load_task, solve_distral, solve_joint
 from mdlib import transfer as transfer_module
 from mdlib.cli import main
 from mdlib.game import observation_count
+from mdlib.learners.base import DIAGNOSTICS
 from mdlib.tasks import BUILTIN_TASKS, HELDOUT_TASKS, REPORT_TASKS, TASK_SETS
 from mdlib.transfer import ARMS, EXACT_ARMS, HeldOut, curve_measures, load, read_rows, recompute, run_heldout
 
@@ -64,11 +65,11 @@ def run_fingerprint(result) -> str:
         result.eval_return,
         result.train_return,
         np.array(result.env_steps),
-        *(result.diagnostics[k] for k in sorted(result.diagnostics)),
+        *(getattr(result.diagnostics, k) for k in sorted(DIAGNOSTICS)),
         *(result.eval_returns[k] for k in sorted(result.eval_returns)),
-        result.tables["q"],
-        result.tables["prior"],
-        result.tables["pi0"],
+        result.q,
+        result.prior,
+        result.pi0,
     )
 
 
@@ -121,7 +122,7 @@ def test_multidistral_without_a_prior_is_bit_for_bit_the_code_before_it(case):
     result = method.run("original", seed=seed, keep_tables=True)
     assert run_fingerprint(result) == expected
     assert run_fingerprint(method.run("original", seed=seed, keep_tables=True, initial_pi0=None)) == expected
-    uniform = np.full(result.tables["pi0"].shape, 0.2)  # the default prior, given explicitly
+    uniform = np.full(result.pi0.shape, 0.2)  # the default prior, given explicitly
     assert run_fingerprint(method.run("original", seed=seed, keep_tables=True, initial_pi0=uniform)) == expected
 
 
@@ -161,8 +162,8 @@ def test_a_sharp_prior_changes_the_run_and_without_distillation_stays_exactly_th
     assert not np.array_equal(sharp.train_return, uniform.train_return)
     assert not np.array_equal(sharp.eval_return, uniform.eval_return)
     for name in ("prior", "pi0"):
-        assert sharp.tables[name].dtype == np.float64
-        assert np.array_equal(sharp.tables[name], prior)  # exactly the initial table, every iteration
+        assert getattr(sharp, name).dtype == np.float64
+        assert np.array_equal(getattr(sharp, name), prior)  # exactly the initial table, every iteration
     # its first E-step's prior is the sharp one: agents told to stay move less than uniform ones
     assert sharp.env_steps != uniform.env_steps
 
@@ -172,8 +173,8 @@ def test_a_given_prior_is_where_distillation_starts_and_is_not_modified():
     kept = prior.copy()
     one = replace(MultiDistral(version="v2", **SMALL), iterations=1)
     result = one.run(["task1", "task2"], seed=0, keep_tables=True, initial_pi0=prior)
-    assert np.array_equal(result.tables["prior"], prior)  # iteration 1 learned against the given prior
-    assert not np.array_equal(result.tables["pi0"], prior)  # and distilled a new one
+    assert np.array_equal(result.prior, prior)  # iteration 1 learned against the given prior
+    assert not np.array_equal(result.pi0, prior)  # and distilled a new one
     assert np.array_equal(prior, kept)
 
 
@@ -342,7 +343,7 @@ def test_the_measures_are_those_of_the_learners_themselves(tiny_table):
         optimum = solve_joint(heldout).value / 2
         training = [t for t in REPORT_TASKS if t != heldout]
         learner = MultiDistral(version="v1", alpha=0.7, beta=0.5, iterations=2, e_games=3, m_games=3)
-        pi0 = learner.run(training, seed=seed, keep_tables=True).tables["pi0"]
+        pi0 = learner.run(training, seed=seed, keep_tables=True).pi0
         frozen = replace(learner, distill=False)
         runs = {
             "transferred": frozen.run([heldout], seed=seed, initial_pi0=pi0),

@@ -1,4 +1,5 @@
-"""What every learner shares: settings checks, the evaluation protocol and the result record."""
+"""What every learner shares: settings checks, the setup (the game and how learned policies are
+measured) and the result record."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ PLAYERS = ("both", "alone")
 
 
 @dataclass(frozen=True)
-class Protocol:
+class Setup:
     """The game and how learned policies are measured; the same for every method so that curves
     share one axis. ``return_gamma`` discounts the reported returns (0.99, the exact optimum's
     gamma), whatever gamma a learner uses internally; ``eval_games`` games per task are played
@@ -83,44 +84,74 @@ class Protocol:
 
 
 class Learner:
-    """What both learners' settings objects share: their settings as one flat dict."""
+    """What both learners' settings objects share: a ``method`` name, a :class:`Setup` and
+    their settings as one flat dict, the setup's among them (what stored runs are keyed by)."""
 
-    protocol: Protocol
+    method: str
+    setup: Setup
 
     def settings(self) -> dict:
-        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "protocol"}
-        return own | self.protocol.settings()
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "setup"}
+        return own | self.setup.settings()
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What a MultiDistral run measures at every iteration, as the exact alternation reports it
+    too: ``[task, iteration, agent]`` each. ``objective`` is the soft value V(start) of eq. 3 from
+    the learned Q (its sum over tasks and agents is the sampled J); ``entropy`` and ``kl`` are the
+    task policies' entropy and KL divergence from the prior (nats per step), weighted by the
+    M-step's discounted visits."""
+
+    objective: np.ndarray
+    entropy: np.ndarray
+    kl: np.ndarray
+
+
+#: The names of the diagnostics, in :class:`Diagnostics`' order.
+DIAGNOSTICS = tuple(f.name for f in fields(Diagnostics))
 
 
 @dataclass
 class RunResult:
-    """One seeded run of one method on a task set.
+    """One seeded run of one learner on a task set.
 
+    ``learner`` is the settings object that made the run (a ``QLearning`` or ``MultiDistral``,
+    its ``setup`` included); ``method`` is its name and ``settings`` its settings as one flat dict.
     ``train_return[task, point, agent]`` is the return of the games the agents learned from (what
     the report plotted), at ``train_x`` games per task; ``eval_return`` the mean return of the
     learned policies played without learning, at ``eval_x`` games per task. ``eval_returns`` has
     every way the learned policies were played, by name: ``"sampled"`` (eq. 5) and ``"greedy"`` (its
     most probable action) for MultiDistral, ``"greedy"`` for Q-learning; ``evaluation`` names the
-    one ``eval_return`` holds. All returns are discounted with the protocol's ``return_gamma``.
-    ``diagnostics`` (MultiDistral) holds, per iteration, task and agent, what the exact
-    alternation reports too: ``"objective"`` (the soft value V(start) of eq. 3 from the learned Q,
-    whose sum over tasks and agents is the sampled J), and the task policies' ``"entropy"`` and
-    ``"kl"`` from the prior, weighted by the M-step's discounted visits.
+    one ``eval_return`` holds. All returns are discounted with the setup's ``return_gamma``.
+    ``diagnostics`` (MultiDistral; None for Q-learning) holds, per task, iteration and agent, what
+    the exact alternation reports too (:class:`Diagnostics`).
+
+    The learned tables are kept only by ``run(..., keep_tables=True)`` (None otherwise); their rows
+    are observations (:func:`~mdlib.game.observation_count`), or free cells for agents alone
+    (``players="alone"``), and their last axis the 5 actions:
+
+    * ``q[task, agent, row, action]``: each task's final Q tables;
+    * ``prior[agent, row, action]`` (MultiDistral): the prior the last iteration's task policies
+      were learned against (eq. 5 plays ``q`` with it);
+    * ``pi0[agent, row, action]`` (MultiDistral): the last distilled prior, the one a next
+      iteration would start from (``prior`` itself with ``distill=False``).
     """
 
-    method: str
+    learner: Learner
     tasks: tuple[str, ...]
     seed: int
-    settings: dict
     train_x: np.ndarray
     train_return: np.ndarray
     eval_x: np.ndarray
     eval_return: np.ndarray
     env_steps: int
-    tables: dict = field(default_factory=dict, repr=False)
     evaluation: str = "sampled"
-    eval_returns: dict = field(default_factory=dict, repr=False)
-    diagnostics: dict = field(default_factory=dict, repr=False)
+    eval_returns: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    diagnostics: Diagnostics | None = field(default=None, repr=False)
+    q: np.ndarray | None = field(default=None, repr=False)
+    prior: np.ndarray | None = field(default=None, repr=False)
+    pi0: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self.eval_returns = self.eval_returns or {self.evaluation: self.eval_return}
@@ -128,6 +159,20 @@ class RunResult:
             self.evaluation in self.eval_returns,
             f"evaluation {self.evaluation!r} is not one of eval_returns: {', '.join(self.eval_returns)}",
         )
+
+    @property
+    def method(self) -> str:
+        """The learner's name: ``"q_learning"``, ``"multidistral_v1"`` or ``"multidistral_v2"``."""
+        return self.learner.method
+
+    @property
+    def settings(self) -> dict:
+        """The learner's settings, its setup's included, as one flat dict (``learner.settings()``)."""
+        return self.learner.settings()
+
+    def require_tables(self) -> None:
+        """Raise ``ValueError`` unless the run kept its tables."""
+        require(self.q is not None, "this run kept no tables: run it with keep_tables=True")
 
     @property
     def train_mean(self) -> np.ndarray:
@@ -157,9 +202,9 @@ def empty_tables(n_cells: int, players: str = "both") -> np.ndarray:
 
 
 def play_round(
-    games, rule, q, log_pi0, n_games: int, return_gamma: float, counts=None, count_gamma: float = 1.0
+    games, learning_rule, q, log_pi0, n_games: int, return_gamma: float, counts=None, count_gamma: float = 1.0
 ) -> tuple[np.ndarray, int]:
-    """``n_games`` games of each of one task's ``games`` (:meth:`Protocol.rounds`): each agent's
+    """``n_games`` games of each of one task's ``games`` (:meth:`Setup.rounds`): each agent's
     mean return, and the environment steps taken. With ``counts`` the discounted visits are added
     to it (eqs. 6 and 8). An absent agent's return is 0, so over the games of agents alone the
     sum is each agent's return in its own games."""
@@ -168,7 +213,7 @@ def play_round(
     for game in games:
         steps += episodes.play_episodes(
             game,
-            rule,
+            learning_rule,
             q,
             log_pi0=log_pi0,
             n_episodes=n_games,

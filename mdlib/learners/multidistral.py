@@ -17,10 +17,12 @@ import numpy as np
 from ..game import agent_observation, game_spec
 from . import episodes, rng
 from .base import (
+    DIAGNOSTICS,
     PLAYERS,
+    Diagnostics,
     Learner,
-    Protocol,
     RunResult,
+    Setup,
     check_count,
     check_real,
     play_round,
@@ -60,7 +62,7 @@ class MultiDistral(Learner):
       pools both agents' cell counts. The sampled counterpart of the exact
       :func:`mdlib.exact_distral.solve_distral` with ``players="alone"``.
 
-    Every evaluation point plays ``protocol.eval_games`` games per task twice, learning nothing:
+    Every evaluation point plays ``setup.eval_games`` games per task twice, learning nothing:
     sampling eq. 5 right after the E-step (as the report did), and greedily on eq. 5's logits
     ``alpha log pi0 + beta Q`` (ties at random) once all of the iteration's other games are played.
     ``evaluation`` says which one ``RunResult.eval_return`` holds; ``eval_returns`` has both.
@@ -87,7 +89,7 @@ class MultiDistral(Learner):
     rollouts_learn: bool = False
     evaluation: str = "sampled"
     players: str = "both"
-    protocol: Protocol = field(default_factory=Protocol)
+    setup: Setup = field(default_factory=Setup)
 
     def __post_init__(self):
         require(self.version in VERSIONS, f"version must be one of {', '.join(VERSIONS)}, got {self.version!r}")
@@ -114,7 +116,7 @@ class MultiDistral(Learner):
             f"evaluation must be one of {', '.join(EVALUATIONS)}, got {self.evaluation!r}",
         )
         require(self.players in PLAYERS, f"players must be one of {', '.join(PLAYERS)}, got {self.players!r}")
-        self.protocol.check()
+        self.setup.check()
 
     @property
     def method(self) -> str:
@@ -132,18 +134,19 @@ class MultiDistral(Learner):
         return float(self.q_init)
 
     def run(self, tasks="original", seed: int = 0, keep_tables: bool = False, initial_pi0=None) -> RunResult:
-        """Run MultiDistral once. With ``keep_tables`` the result keeps the task Q tables, the
-        prior they were learned against (``prior``) and the last distilled ``pi0``.
+        """Run MultiDistral once. With ``keep_tables`` the result keeps the task Q tables
+        (``RunResult.q``), the prior they were learned against (``prior``) and the last distilled
+        ``pi0``.
 
         ``initial_pi0`` (default None: uniform) is the prior of the first iteration, a table of
         the run's pi0 shape, (2, n_observations, 5) for ``players="both"`` and (2, n_cells, 5)
         for ``"alone"``, finite, non-negative, each row summing to 1 (within 1e-9); it is floored
         at ``pi0_floor`` like every prior the learner uses. With ``distill=False`` it is the prior
         of every iteration. For V2 give both agents the same table (a V2 pi0 is stored twice)."""
-        tasks, rounds = self.protocol.rounds(tasks, self.players)
+        tasks, rounds = self.setup.rounds(tasks, self.players)
         rng.seed(seed)
-        return_gamma, eval_games = self.protocol.return_gamma, self.protocol.eval_games
-        e_step = episodes.rule(
+        return_gamma, eval_games = self.setup.return_gamma, self.setup.eval_games
+        e_step = episodes.learning_rule(
             episodes.SOFT,
             learn=True,
             learning_rate=self.learning_rate,
@@ -151,8 +154,8 @@ class MultiDistral(Learner):
             alpha=self.alpha,
             beta=self.beta,
         )
-        play = episodes.rule(episodes.SOFT, alpha=self.alpha, beta=self.beta)
-        greedy = episodes.rule(episodes.DISTRAL_GREEDY, alpha=self.alpha, beta=self.beta)
+        play = episodes.learning_rule(episodes.SOFT, alpha=self.alpha, beta=self.beta)
+        greedy = episodes.learning_rule(episodes.DISTRAL_GREEDY, alpha=self.alpha, beta=self.beta)
         m_step = e_step if self.rollouts_learn else play
         shape = table_shape(int(rounds[0][0].n_cells), self.players)
         q = np.full((len(tasks), *shape), self.initial_q)
@@ -164,7 +167,7 @@ class MultiDistral(Learner):
         train = np.empty((len(tasks), self.iterations, 2))
         evals = {mode: np.empty((len(tasks), self.iterations, 2)) for mode in EVALUATIONS}
         diagnostics = {name: np.empty((len(tasks), self.iterations, 2)) for name in DIAGNOSTICS}
-        starts = [start_rows(task, self.players, self.protocol.order) for task in tasks]
+        starts = [start_rows(task, self.players, self.setup.order) for task in tasks]
         counts = np.empty((len(tasks), *shape))  # each task's discounted M-step visits
         steps = 0
         for it in range(self.iterations):
@@ -209,19 +212,20 @@ class MultiDistral(Learner):
                 pi0 = distill(counts.sum(axis=0), self.version)  # eq. 6 (V1) or eq. 8 (V2)
         x = np.arange(1, self.iterations + 1) * self.games_per_iteration
         return RunResult(
-            method=self.method,
+            learner=self,
             tasks=tuple(t.name for t in tasks),
             seed=int(seed),
-            settings=self.settings(),
             train_x=x,
             train_return=train,
             eval_x=x,
             eval_return=evals[self.evaluation],
             env_steps=int(steps),
-            tables={"q": q, "prior": prior, "pi0": pi0} if keep_tables else {},
             evaluation=self.evaluation,
             eval_returns=evals,
-            diagnostics=diagnostics,
+            diagnostics=Diagnostics(**diagnostics),
+            q=q if keep_tables else None,
+            prior=prior if keep_tables else None,
+            pi0=pi0 if keep_tables else None,
         )
 
 
@@ -251,11 +255,6 @@ def check_prior(table, shape: tuple[int, ...], name: str = "initial_pi0") -> np.
         f"sums to {prior[worst].sum()!r}",
     )
     return prior
-
-
-#: The per-iteration diagnostics of a run (``RunResult.diagnostics``), as the exact alternation
-#: reports them.
-DIAGNOSTICS = ("objective", "entropy", "kl")
 
 
 def start_rows(task, players: str = "both", order: str = "egocentric") -> np.ndarray:
@@ -307,18 +306,17 @@ def mstep_counts(result: RunResult, games: int | None = None, seed: int = 0, tas
     each agent's experience fills. Give ``tasks`` when the run's tasks are map files rather than
     built-in names.
     """
-    require(result.method.startswith("multidistral"), f"expected a MultiDistral run, got {result.method!r}")
-    require("q" in result.tables and "prior" in result.tables, "this run kept no tables: run it with keep_tables=True")
-    settings = result.settings
-    games = settings["m_games"] if games is None else games
+    learner = result.learner
+    require(isinstance(learner, MultiDistral), f"expected a MultiDistral run, got {result.method!r}")
+    result.require_tables()
+    games = learner.m_games if games is None else games
     check_count("games", games)
-    protocol = Protocol(**{name: settings[name] for name in Protocol.__dataclass_fields__})
-    _, rounds = protocol.rounds(result.tasks if tasks is None else tasks, settings.get("players", "both"))
-    q, log_pi0 = result.tables["q"], log_prior(result.tables["prior"], settings["pi0_floor"])
+    _, rounds = learner.setup.rounds(result.tasks if tasks is None else tasks, learner.players)
+    q, log_pi0 = result.q, log_prior(result.prior, learner.pi0_floor)
     require(len(rounds) == len(q), f"the run has {len(q)} tasks, got {len(rounds)}")
-    play = episodes.rule(episodes.SOFT, alpha=settings["alpha"], beta=settings["beta"])
+    play = episodes.learning_rule(episodes.SOFT, alpha=learner.alpha, beta=learner.beta)
     counts = np.zeros(q.shape)
     rng.seed(seed)
     for i, task_games in enumerate(rounds):
-        play_round(task_games, play, q[i], log_pi0, games, settings["return_gamma"], counts[i], settings["gamma"])
+        play_round(task_games, play, q[i], log_pi0, games, learner.setup.return_gamma, counts[i], learner.gamma)
     return counts

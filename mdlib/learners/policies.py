@@ -59,23 +59,22 @@ def learned_policy(result, task_index: int = 0, seed: int = 0, task: Task | None
     """The policy a run learned on one of its tasks (the run must keep its tables), played the way
     its ``eval_return`` was; give ``task`` when the run's tasks are map files rather than built-in
     names."""
-    if "q" not in result.tables:
-        raise ValueError("this run kept no tables: run it with keep_tables=True")
+    result.require_tables()
     task = task or load_task(result.tasks[task_index])
-    settings = result.settings
-    if result.method == "q_learning":
-        return TablePolicy(task, result.tables["q"][task_index], order=settings["order"], seed=seed)
+    learner = result.learner
+    if result.prior is None:  # Q-learning: greedy on Q
+        return TablePolicy(task, result.q[task_index], order=learner.setup.order, seed=seed)
     return TablePolicy(
         task,
-        result.tables["q"][task_index],
-        result.tables["prior"],
-        settings["alpha"],
-        settings["beta"],
-        settings["order"],
+        result.q[task_index],
+        result.prior,
+        learner.alpha,
+        learner.beta,
+        learner.setup.order,
         seed,
         greedy=result.evaluation == "greedy",
-        alone=settings.get("players") == "alone",
-        pi0_floor=settings["pi0_floor"],
+        alone=learner.players == "alone",
+        pi0_floor=learner.pi0_floor,
     )
 
 
@@ -83,7 +82,8 @@ def play_learned(result, task_index: int = 0, seed: int = 0, task: Task | None =
     """One episode of the learned policies on a task, learning nothing. The policies of a run whose
     agents played alone meet here for the first time: both are on the map."""
     policy = learned_policy(result, task_index, seed, task)
-    return play(policy.task, policy, result.settings["max_steps"], result.settings["contention"])
+    setup = result.learner.setup
+    return play(policy.task, policy, setup.max_steps, setup.contention)
 
 
 def typical_game(

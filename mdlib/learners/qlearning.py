@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import episodes, rng
-from .base import NO_TABLE, Learner, Protocol, RunResult, check_count, check_real, empty_tables, play_round
+from .base import NO_TABLE, Learner, RunResult, Setup, check_count, check_real, empty_tables, play_round
 from .hardq import exploration_rate
 
 
 @dataclass(frozen=True)
 class QLearning(Learner):
     """Tabular Q-learning per agent over its observation index, epsilon-greedy with the schedule
-    :meth:`epsilon`.
+    :meth:`~mdlib.learners.qlearning.QLearning.epsilon`.
 
     The defaults are the report's settings. Each task is learned from scratch, as in the report;
     the greedy policy is evaluated every ``eval_every`` episodes.
@@ -26,7 +26,7 @@ class QLearning(Learner):
     epsilon_min: float = 0.01
     epsilon_decay: float = 0.001
     eval_every: int = 100
-    protocol: Protocol = field(default_factory=Protocol)
+    setup: Setup = field(default_factory=Setup)
 
     method = "q_learning"
 
@@ -37,16 +37,16 @@ class QLearning(Learner):
         check_real("epsilon_min", self.epsilon_min, 0.0, 1.0)
         check_real("epsilon_decay", self.epsilon_decay, 0.0, float("inf"))
         check_count("eval_every", self.eval_every)
-        self.protocol.check()
+        self.setup.check()
 
     def epsilon(self, episode):
         """The exploration rate in ``episode`` (counted from 0; a number or an array), as the
         compiled loop computes it: :func:`~mdlib.learners.hardq.exploration_rate`."""
         return exploration_rate(self.epsilon_min, self.epsilon_decay, np.asarray(episode, float))
 
-    def learning_rule(self) -> episodes.Rule:
+    def learning_rule(self) -> episodes.LearningRule:
         """How the agents act and learn in the training games: epsilon-greedy Q-learning."""
-        return episodes.rule(
+        return episodes.learning_rule(
             episodes.EPSILON_GREEDY,
             learn=True,
             learning_rate=self.learning_rate,
@@ -56,10 +56,10 @@ class QLearning(Learner):
         )
 
     def run(self, tasks="original", seed: int = 0, keep_tables: bool = False) -> RunResult:
-        tasks, specs = self.protocol.specs(tasks)
+        tasks, specs = self.setup.specs(tasks)
         rng.seed(seed)
         learn = self.learning_rule()
-        greedy = episodes.rule(episodes.GREEDY)
+        greedy = episodes.learning_rule(episodes.GREEDY)
         eval_x = np.unique(np.r_[np.arange(self.eval_every, self.episodes + 1, self.eval_every), self.episodes])
         train = np.empty((len(tasks), self.episodes, 2))
         evals = np.empty((len(tasks), len(eval_x), 2))
@@ -76,28 +76,27 @@ class QLearning(Learner):
                     q,
                     first_episode=done_episodes,
                     n_episodes=n,
-                    return_gamma=self.protocol.return_gamma,
+                    return_gamma=self.setup.return_gamma,
                     returns=train[i, done_episodes:stop],
                     lengths=lengths[done_episodes:stop],
                 )
                 done_episodes = int(stop)
                 evals[i, k], eval_steps = play_round(
-                    (spec,), greedy, q, NO_TABLE, self.protocol.eval_games, self.protocol.return_gamma
+                    (spec,), greedy, q, NO_TABLE, self.setup.eval_games, self.setup.return_gamma
                 )
                 steps += eval_steps
             if keep_tables:
                 tables.append(q)
         return RunResult(
-            method=self.method,
+            learner=self,
             tasks=tuple(t.name for t in tasks),
             seed=int(seed),
-            settings=self.settings(),
             train_x=np.arange(1, self.episodes + 1),
             train_return=train,
             eval_x=eval_x,
             eval_return=evals,
             env_steps=int(steps),
-            tables={"q": np.array(tables)} if keep_tables else {},
             evaluation="greedy",
             eval_returns={"greedy": evals},
+            q=np.array(tables) if keep_tables else None,
         )

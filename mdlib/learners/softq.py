@@ -1,7 +1,7 @@
 """Soft Q-learning with a Distral prior (the E-step; report equations 3-5).
 
 With the shared policy pi0 fixed, each task's policy maximises the reward regularised by
-``(alpha/beta) log pi0`` and the entropy ``-(1/beta) log pi``. Its soft values are
+``(alpha/beta) log pi0`` and the entropy ``-(1/beta) log pi``. Its soft values are ::
 
     V(s) = (1/beta) log sum_a pi0(a|s)^alpha exp(beta Q(s, a))        (eq. 3)
     Q(s, a) = r + gamma E[V(s')]                                     (eq. 4)
@@ -45,47 +45,46 @@ def wander_value(alpha: float, beta: float, gamma: float) -> float:
 
 
 @numba.njit(cache=True, inline="always")
-def distral_logit(q, log_pi0, agent, s, a, alpha, beta):
-    """``alpha log pi0(a|s) + beta Q(s, a)``: eq. 5's policy is proportional to its exponential."""
-    return alpha * log_pi0[agent, s, a] + beta * q[agent, s, a]
+def distral_logit(q, log_pi0, s, a, alpha, beta):
+    """``alpha log pi0(a|s) + beta Q(s, a)``: eq. 5's policy is proportional to its exponential.
+
+    Here and below ``q`` and ``log_pi0`` are one agent's (states, actions) tables."""
+    return alpha * log_pi0[s, a] + beta * q[s, a]
 
 
 @numba.njit(cache=True, inline="always")
-def distral_greedy_action(q, log_pi0, agent, s, alpha, beta, logits):
+def distral_greedy_action(q, log_pi0, s, alpha, beta, logits):
     """The most probable action of eq. 5, ``argmax_a alpha log pi0(a|s) + beta Q(s, a)``, ties at random."""
-    for a in range(q.shape[2]):
-        logits[a] = distral_logit(q, log_pi0, agent, s, a, alpha, beta)
+    for a in range(q.shape[1]):
+        logits[a] = distral_logit(q, log_pi0, s, a, alpha, beta)
     return argmax(logits)
 
 
 @numba.njit(cache=True, inline="always")
-def soft_policy(q, log_pi0, agent, s, alpha, beta, probs):
-    """Write pi(.|s) of eq. 5 for ``agent`` into ``probs`` and return V(s) of eq. 3 (log-sum-exp).
-
-    ``q`` and ``log_pi0`` are (agents, states, actions) tables.
-    """
+def soft_policy(q, log_pi0, s, alpha, beta, probs):
+    """Write pi(.|s) of eq. 5 into ``probs`` and return V(s) of eq. 3 (log-sum-exp)."""
     top = -np.inf
-    for a in range(q.shape[2]):
-        probs[a] = distral_logit(q, log_pi0, agent, s, a, alpha, beta)
+    for a in range(q.shape[1]):
+        probs[a] = distral_logit(q, log_pi0, s, a, alpha, beta)
         top = max(top, probs[a])
     total = 0.0
-    for a in range(q.shape[2]):
+    for a in range(q.shape[1]):
         probs[a] = np.exp(probs[a] - top)
         total += probs[a]
-    for a in range(q.shape[2]):
+    for a in range(q.shape[1]):
         probs[a] /= total
     return (top + np.log(total)) / beta
 
 
 @numba.njit(cache=True, inline="always")
-def soft_state_value(q, log_pi0, agent, s, alpha, beta):
-    """V(s) of eq. 3 for ``agent``, by log-sum-exp."""
+def soft_state_value(q, log_pi0, s, alpha, beta):
+    """V(s) of eq. 3, by log-sum-exp."""
     top = -np.inf
-    for a in range(q.shape[2]):
-        top = max(top, distral_logit(q, log_pi0, agent, s, a, alpha, beta))
+    for a in range(q.shape[1]):
+        top = max(top, distral_logit(q, log_pi0, s, a, alpha, beta))
     total = 0.0
-    for a in range(q.shape[2]):
-        total += np.exp(distral_logit(q, log_pi0, agent, s, a, alpha, beta) - top)
+    for a in range(q.shape[1]):
+        total += np.exp(distral_logit(q, log_pi0, s, a, alpha, beta) - top)
     return (top + np.log(total)) / beta
 
 
@@ -122,7 +121,7 @@ def distral_policy(q_values, pi0, alpha: float, beta: float, floor: float = PI0_
 @numba.njit(cache=True)
 def _soft_q_learning_mdp(transitions, rewards, log_pi0, alpha, beta, gamma, steps, power):
     n_states, n_actions = rewards.shape
-    q = np.zeros((1, n_states, n_actions))
+    q = np.zeros((n_states, n_actions))
     visits = np.zeros((n_states, n_actions))
     for _ in range(steps):
         s = np.random.randint(n_states)
@@ -130,9 +129,9 @@ def _soft_q_learning_mdp(transitions, rewards, log_pi0, alpha, beta, gamma, step
         s_next = sample(transitions[s, a])
         visits[s, a] += 1.0
         learning_rate = 1.0 / visits[s, a] ** power
-        target = rewards[s, a] + gamma * soft_state_value(q, log_pi0, 0, s_next, alpha, beta)
-        q[0, s, a] += learning_rate * (target - q[0, s, a])
-    return q[0]
+        target = rewards[s, a] + gamma * soft_state_value(q, log_pi0, s_next, alpha, beta)
+        q[s, a] += learning_rate * (target - q[s, a])
+    return q
 
 
 def soft_q_learning_mdp(
@@ -156,7 +155,7 @@ def soft_q_learning_mdp(
     return _soft_q_learning_mdp(
         np.asarray(transitions, float),
         np.asarray(rewards, float),
-        log_prior(np.asarray(pi0, float))[None],
+        log_prior(np.asarray(pi0, float)),
         float(alpha),
         float(beta),
         float(gamma),
