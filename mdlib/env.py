@@ -19,16 +19,14 @@ class CorridorEnv(ParallelEnv):
     """Two agents, two rooms, one corridor: the rules of :mod:`mdlib.game` (the book's appendix
     *The rules of the corridor game*) as a PettingZoo parallel environment.
 
-    Parameters
-    ----------
-    task: a :class:`~mdlib.tasks.Task`, a built-in name such as ``"task1"``, or a map path.
-    max_steps: the episode is truncated after this many steps.
-    contention: ``"reference"`` (agent 2 wins a contested cell) or ``"both_blocked"``.
-    observation: ``"septuple"`` (7 integers, see :func:`mdlib.game.observation_tuple`) or
+    :param task: a :class:`~mdlib.tasks.Task`, a built-in name such as ``"task1"``, or a map path.
+    :param max_steps: the episode is truncated after this many steps.
+    :param contention: ``"reference"`` (agent 2 wins a contested cell) or ``"both_blocked"``.
+    :param observation: ``"septuple"`` (7 integers, see :func:`mdlib.game.observation_tuple`) or
         ``"index"`` (the compact table index). ``infos[agent]`` always carries both, and the
         agent's ``position``.
-    order: ``"egocentric"`` (own position first) or ``"absolute"`` (agent 1 first).
-    render_mode: ``None`` or ``"rgb_array"``.
+    :param order: ``"egocentric"`` (own position first) or ``"absolute"`` (agent 1 first).
+    :param render_mode: ``None`` or ``"rgb_array"``.
     """
 
     metadata = {"name": "corridor_v0", "render_modes": ["rgb_array"], "render_fps": 4}

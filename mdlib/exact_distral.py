@@ -6,7 +6,7 @@ module runs the same alternation with every expectation computed exactly, so tha
 learners reach can be told apart from what Distral itself converges to:
 
 * E-step: with the prior pi0 fixed, the task policies are the exact solution of the regularised
-  problem, found by iterating the soft Bellman equations to their fixed point,
+  problem, found by iterating the soft Bellman equations to their fixed point, ::
 
       V(s) = (1/beta) log sum_a pi0(a|s)^alpha exp(beta Q(s, a))        (eq. 3)
       Q(s, a) = r(s, a) + gamma E[V(s')]                               (eq. 4)

@@ -108,6 +108,7 @@ class StagedFolder:
     def __init__(self, out: str | os.PathLike, what: str = "output folder"):
         self.out, self.what = Path(out), what
         check_output_folder(self.out, what)
+        #: The scratch folder, while the ``with`` block runs (None before).
         self.path: Path | None = None
 
     def __enter__(self) -> Path:

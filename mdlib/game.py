@@ -41,18 +41,25 @@ import numpy as np
 
 from .tasks import Task
 
+#: The number of agents.
 N_AGENTS = 2
+#: The number of actions (``Discrete(5)``).
 N_ACTIONS = 5
+#: The actions' names, in the order of their numbers.
 ACTION_NAMES = ("stay", "down", "up", "left", "right")
 #: ``(d_row, d_col)`` of each action, in the reference implementation's order.
 MOVES = np.array([(0, 0), (1, 0), (-1, 0), (0, -1), (0, 1)], dtype=np.int64)
 
+#: The reward of every step before arriving at one's own goal.
 STEP_REWARD = -0.1
+#: The reward of arriving at one's own goal.
 GOAL_REWARD = 100.0
 
+#: The contention rules, by name (see the table above).
 CONTENTION_RULES = ("reference", "both_blocked")
 REFERENCE, BOTH_BLOCKED = 0, 1
 
+#: The observation orders: own cell first, or agent 1's first.
 OBSERVATION_ORDERS = ("egocentric", "absolute")
 
 

@@ -37,7 +37,9 @@ COLOURS = {
     "text": "#1f2328",
     "muted": "#5c6370",
 }
+#: Agent 1's and agent 2's colours.
 AGENT_COLOURS = (COLOURS["agent_1"], COLOURS["agent_2"])
+#: The colours of agent 1's and agent 2's goals.
 GOAL_COLOURS = (COLOURS["goal_1"], COLOURS["goal_2"])
 MIN_CELL = 24
 _SCALE = 3

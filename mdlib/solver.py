@@ -164,7 +164,7 @@ def soft_value_iteration(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The exact regularised (soft) values of a small tabular MDP with a Distral prior.
 
-    Iterates the report's equations 3-4 to their fixed point (a gamma-contraction):
+    Iterates the report's equations 3-4 to their fixed point (a gamma-contraction)::
 
         V(s) = (1/beta) log sum_a pi0(a|s)^alpha exp(beta Q(s, a))        (eq. 3)
         Q(s, a) = R(s, a) + gamma sum_s' p(s'|s, a) V(s')                 (eq. 4)

@@ -7,6 +7,11 @@ The build: ``scripts/build-book.sh -W -n --keep-going`` (vendored assets, then
 ``jupyter-book build --all -W -n --keep-going .``)
 from the repository root; it must succeed without a single Sphinx warning.
 
+The API page (``book/api.md``, autodoc): it documents every mdlib name the chapters import, every
+name of the ``__all__`` of a module it documents (and no other member of that module), and every
+command of ``python -m mdlib``; every reference in its docstrings links to an entry, except names
+of the other packages that ``nitpick_ignore_regex`` in ``_config.yml`` lets through.
+
 In Chromium (Debian's ``chromium`` driven by the pip package ``playwright``), every page:
 * raises no page error and logs no console error, except the two known messages of the theme
   listed in ``KNOWN_THEME_NOISE`` (exact strings);
@@ -188,6 +193,134 @@ def test_executed_figures_reach_the_pages(book):
         page = HTML / executed.relative_to(EXECUTED).with_suffix(".html")
         shown = len(re.findall(r"<img\b[^>]*src=\"[^\"]*_images/", page.read_text()))
         assert shown >= figures, f"{page.relative_to(HTML)}: {figures} figures executed, {shown} shown"
+
+
+# --------------------------------------------------------------------------------------------
+# The API page
+
+API_PAGE = "book/api.html"
+
+
+def chapter_imports() -> set[tuple[str, str]]:
+    """(module, name) of every mdlib name a chapter imports or reads from an imported mdlib
+    module (``from mdlib import game`` then ``game.play``; dotted for a method)."""
+    import ast
+
+    import nbformat
+
+    found = set()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            tree = ast.parse(source)
+            modules = {}  # local name -> mdlib module it stands for
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "mdlib":
+                    for alias in node.names:
+                        found.add((node.module, alias.name))
+                        modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                elif isinstance(node, ast.Import):
+                    for alias in node.names:
+                        if alias.name.split(".")[0] != "mdlib":
+                            continue
+                        if alias.asname:  # import mdlib.game as game
+                            modules[alias.asname] = alias.name
+                        else:  # import mdlib.game binds mdlib
+                            modules["mdlib"] = "mdlib"
+            for node in ast.walk(tree):
+                chain = []
+                while isinstance(node, ast.Attribute):
+                    chain.insert(0, node.attr)
+                    node = node.value
+                if chain and isinstance(node, ast.Name) and node.id in modules:
+                    found.add((modules[node.id], ".".join(chain)))
+    return found
+
+
+def api_ids() -> set[str]:
+    return set(re.findall(r'\bid="([^"]+)"', (HTML / API_PAGE).read_text()))
+
+
+def documented_at(module: str, name: str, ids: set[str]) -> str | None:
+    """The page's entry for ``module.name``: where its object is defined (re-exports link there),
+    or, for a constant, an entry of the same object under another module."""
+    import importlib
+
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    candidates = [f"{module}.{name}", f"module-{module}.{name}"]
+    if callable(obj) and isinstance(getattr(obj, "__module__", None), str):
+        candidates.append(f"{obj.__module__}.{obj.__qualname__}")
+    for candidate in candidates:
+        if candidate in ids:
+            return candidate
+    for entry in ids:  # a constant re-exported by a package: the same object in another module
+        owner, _, short = entry.rpartition(".")
+        if short == name and f"module-{owner}" in ids and getattr(importlib.import_module(owner), short, None) is obj:
+            return entry
+    return None
+
+
+def test_the_api_page_documents_every_name_the_chapters_import(book):
+    ids = api_ids()
+    names = chapter_imports()
+    assert len(names) > 50, names  # the parsing found the chapters' imports
+    missing = sorted(f"{module}.{name}" for module, name in names if documented_at(module, name, ids) is None)
+    assert not missing, "names the chapters use that the API page does not document:\n  " + "\n  ".join(missing)
+
+
+def test_the_api_page_follows_each_modules_all(book):
+    import importlib
+
+    ids = api_ids()
+    modules = sorted(entry.removeprefix("module-") for entry in ids if entry.startswith("module-mdlib"))
+    assert {"mdlib", "mdlib.tasks", "mdlib.game", "mdlib.learners", "mdlib.cli"} <= set(modules), modules
+    for name in modules:
+        module = importlib.import_module(name)
+        members = {entry[len(name) + 1 :] for entry in ids if entry.startswith(name + ".")}
+        direct = {member for member in members if "." not in member and f"module-{name}.{member}" not in ids}
+        exported = getattr(module, "__all__", None)
+        if exported is None:
+            continue
+        if direct:  # documented with its members: exactly __all__
+            assert direct == set(exported), (name, sorted(direct ^ set(exported)))
+        else:  # a package: its table of __all__ links every name to where it is defined
+            page = (HTML / API_PAGE).read_text()
+            for export in exported:
+                assert documented_at(name, export, ids) is not None, f"{name}.{export}"
+                assert f'<span class="pre">{export}</span>' in page, f"{name}.{export} is not in its table"
+
+
+def test_the_api_page_lists_every_command(book):
+    from mdlib.cli import build_parser
+
+    page = htmllib.unescape(re.sub(r"<[^>]+>", "", (HTML / API_PAGE).read_text()))
+    parser = build_parser()
+    commands = next(action for action in parser._actions if action.dest == "command").choices
+    assert len(commands) >= 5
+    for name, command in commands.items():
+        assert f"python -m mdlib {name}" in page, name
+        for option in (o for action in command._actions for o in action.option_strings):
+            assert option in page, f"{name} {option}"
+
+
+def test_every_reference_on_the_api_page_links_to_an_entry(book):
+    """A role that Sphinx cannot resolve renders as its code without a link (the strict build
+    reports it, unless nitpick_ignore_regex lets it through: then it must name another package)."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    ignored = [re.compile(target) for _, target in config["nitpick_ignore_regex"]]
+    page = (HTML / API_PAGE).read_text()
+    article = page.split('<article class="bd-article"', 1)[1].split("</article>", 1)[0]
+    references = re.findall(r'(<a\b[^>]*>)?<code class="xref py[^"]*">(.*?)</code>', article, re.S)
+    assert len(references) > 100, "the page's docstrings hold references"
+    unlinked = {
+        htmllib.unescape(re.sub(r"<[^>]+>", "", code)).removesuffix("()") for link, code in references if not link
+    }
+    unexpected = sorted(name for name in unlinked if not any(pattern.fullmatch(name) for pattern in ignored))
+    assert not unexpected, f"references that link nowhere: {unexpected}"
 
 
 # Attributes through which a page loads something (links to other sites are fine: <a href>).

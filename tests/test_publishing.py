@@ -30,6 +30,7 @@ def load(path: Path, name: str):
 
 book_pdf = load(ROOT / "scripts" / "book_pdf.py", "book_pdf")
 mdlib_site = load(ROOT / "book" / "_ext" / "mdlib_site.py", "mdlib_site")
+mdlib_api = load(ROOT / "book" / "_ext" / "mdlib_api.py", "mdlib_api")
 
 
 def readme_commands() -> list[str]:
@@ -156,3 +157,16 @@ def test_the_download_menu_gets_the_whole_book_first():
     mdlib_site.add_pdf_button(context)
     assert group["buttons"][0]["url"] == f"../{mdlib_site.PDF_NAME}"
     assert group["buttons"][0]["label"] == "download-book-pdf-button" and len(group["buttons"]) == 2
+
+
+def test_api_references_follow_a_name_to_where_its_object_is_documented():
+    """The API page's glue links ``mdlib.solve_distral`` (a re-export) and an imported name to
+    the entry of the module that defines the object, and leaves other names alone."""
+    assert mdlib_api.defined_name("mdlib.solve_distral") == "mdlib.exact_distral.solve_distral"
+    # The function the learners' package exports, not its submodule of the same name.
+    assert mdlib_api.defined_name("mdlib.learners.distill") == "mdlib.learners.distill.distill"
+    assert mdlib_api.defined_name("mdlib.game.transition") == "mdlib.game.transition"  # a numba kernel
+    assert mdlib_api.defined_name("mdlib.env.AGENTS") == "mdlib.game.AGENTS"  # a constant, imported
+    assert mdlib_api.defined_name("mdlib.learners.softq") is None  # a module
+    assert mdlib_api.defined_name("numpy.ndarray") is None
+    assert mdlib_api.defined_name("mdlib.game.no_such_name") is None
