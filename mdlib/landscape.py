@@ -3,7 +3,8 @@
 A sweep table (:mod:`mdlib.sweep`) has one row per run. These functions turn it into what the
 chapters draw: a grid of a measure over (α, β) with 95% intervals across seeds, the transfer of
 distillation (MultiDistral minus the same learner with π0 frozen uniform, paired by seed) per
-cell, and the learning curve of one cell, for the sampled learner and the exact alternation.
+cell, any other paired difference (V2 minus V1, say), and the learning curve of one cell, for the
+sampled learner and the exact alternation.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from .learners.base import require
 #: The grids of the committed tables (``scripts/make-data.sh``), which the chapters read:
 #: α from 0 to 1 by 0.1; β on a 1-2-3-5 log scale from 0.1 to 100, which holds the report's 0.5.
 LANDSCAPE_ALPHAS = tuple(round(0.1 * k, 10) for k in range(11))
+#: β of the committed tables' grid (see :data:`LANDSCAPE_ALPHAS`).
 LANDSCAPE_BETAS = (0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)
 #: The explorers' grid in the V1 and V2 chapters (a part of the landscape).
 EXPLORER_ALPHAS = (0.0, 0.3, 0.5, 0.7, 1.0)
+#: β of the explorers' grid (see :data:`EXPLORER_ALPHAS`).
 EXPLORER_BETAS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0)
 #: The report's Distral setting, and the book's better one (the report's α, the landscape's best β).
 REPORT_SETTING = (0.7, 0.5)
+#: The book's better Distral setting, (α, β) (see :data:`REPORT_SETTING`).
 BETTER_SETTING = (0.7, 100.0)
 
 
@@ -81,26 +85,37 @@ def grid(frame, measure: str = "final", version: str = "v1", method: str = "mult
     return Grid(alphas, betas, mean, low, high, seeds)
 
 
-def transfer(frame, version: str = "v1", measure: str = "final", **switches) -> Grid:
-    """Distillation's effect per cell: ``measure`` of MultiDistral minus the same learner with π0
-    frozen uniform (``distill=False``), paired by seed, with a Student-t 95% interval."""
-    alphas, betas = _axes(frame)
+def paired_grid(first, second, measure: str = "final", *, where_first: dict, where_second: dict) -> Grid:
+    """``measure`` of the runs ``where_first`` selects in table ``first`` minus those ``where_second``
+    selects in table ``second`` (the same table, or another over the same grid), paired by seed, in
+    every (α, β) cell, with a Student-t 95% interval."""
+    alphas, betas = _axes(first)
+    require(_axes(second) == (alphas, betas), "the two tables must cover the same (alpha, beta) grid")
     shape = (len(alphas), len(betas))
     mean, low, high = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     seeds = 0
     for i, alpha in enumerate(alphas):
         for j, beta in enumerate(betas):
-            where = dict(version=version, alpha=alpha, beta=beta, **switches)
-            on, off = select(frame, distill=True, **where), select(frame, distill=False, **where)
+            one = select(first, alpha=alpha, beta=beta, **where_first)
+            other = select(second, alpha=alpha, beta=beta, **where_second)
             require(
-                list(on["seed"]) == list(off["seed"]) and len(on) > 1,
-                f"the learner and its control need the same seeds at alpha {alpha}, beta {beta}",
+                list(one["seed"]) == list(other["seed"]) and len(one) > 1,
+                f"the two sides need the same seeds at alpha {alpha}, beta {beta} (two or more)",
             )
             mean[i, j], low[i, j], high[i, j] = mean_interval(
-                on[measure].to_numpy(float) - off[measure].to_numpy(float)
+                one[measure].to_numpy(float) - other[measure].to_numpy(float)
             )
-            seeds = len(on)
+            seeds = len(one)
     return Grid(alphas, betas, mean, low, high, seeds)
+
+
+def transfer(frame, version: str = "v1", measure: str = "final", **switches) -> Grid:
+    """Distillation's effect per cell: ``measure`` of MultiDistral minus the same learner with π0
+    frozen uniform (``distill=False``), paired by seed, with a Student-t 95% interval."""
+    where = dict(version=version, **switches)
+    return paired_grid(
+        frame, frame, measure, where_first=where | {"distill": True}, where_second=where | {"distill": False}
+    )
 
 
 @dataclass(frozen=True)

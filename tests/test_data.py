@@ -26,12 +26,24 @@ SWEEPS = Path(str(resources.files("mdlib.data.sweeps")))
 TABLES = sorted(p for p in SWEEPS.glob("*.csv") if p.read_text().startswith(HEADER_PREFIX))
 ALL_TABLES = sorted(SWEEPS.glob("*.csv"))
 MAKE_DATA = (Path(__file__).resolve().parents[1] / "scripts" / "make-data.sh").read_text()
-#: make-data.sh loops over the diagnosis settings (``for beta in 0.5 100``); its outputs, spelled out.
+#: make-data.sh's loops (``for beta in 0.5 100; do``), by variable: the values each takes.
+LOOPS = {name: values.split() for name, values in re.findall(r"for (\w+) in ([^;]+); do", MAKE_DATA)}
+
+
+def spelled_out(target: str) -> set[str]:
+    """A make-data.sh output path with each loop variable in it replaced by each of its values."""
+    paths = {target}
+    for name, values in LOOPS.items():
+        paths = {p.replace(f"${name}", v) for p in paths for v in values} if f"${name}" in target else paths
+    return paths
+
+
+#: The tables make-data.sh writes, spelled out.
 MADE = {
-    line.split("--out ")[1].split()[0].replace("$beta", beta)
-    for beta in re.search(r"for beta in ([^;]+);", MAKE_DATA).group(1).split()
+    path
     for line in MAKE_DATA.splitlines()
     if "--out mdlib/data/sweeps/" in line
+    for path in spelled_out(line.split("--out ")[1].split()[0])
 }
 SAMPLED_ROWS, EXACT_ALONE_ROWS = 2, 1
 

@@ -92,6 +92,23 @@ def test_transfer_needs_the_same_seeds_on_both_sides():
         landscape.transfer(frame)
 
 
+def test_paired_grid_subtracts_two_tables_seed_by_seed():
+    other = FRAME.assign(version="v2", final=FRAME["final"] + FRAME["seed"])  # v2 = v1 + seed
+    other.attrs.update(FRAME.attrs)
+    g = landscape.paired_grid(
+        other, FRAME, where_first=dict(version="v2", distill=True), where_second=dict(version="v1", distill=True)
+    )
+    assert g.n_seeds == 3 and g.at(0.0, 1.0) == pytest.approx(t_interval([0, 1, 2]))
+    assert landscape.paired_grid(FRAME, FRAME, where_first={}, where_second={}).mean.tolist() == [[0, 0], [0, 0]]
+
+
+def test_paired_grid_refuses_tables_over_different_grids():
+    other = FRAME[FRAME.beta == 1.0].copy()
+    other.attrs.update(alphas=[0.0, 1.0], betas=[1.0])
+    with pytest.raises(ValueError, match="same .alpha, beta. grid"):
+        landscape.paired_grid(FRAME, other, where_first={}, where_second={})
+
+
 def test_curve_puts_each_iteration_at_its_games_per_task():
     c = landscape.curve(FRAME, "v1", 0.0, 1.0, distill=True)
     assert c.x.tolist() == [150, 300] and c.n_seeds == 3
