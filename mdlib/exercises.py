@@ -983,7 +983,7 @@ def _target_oracle(reward, arrived, next_q, gamma, soft=None):
         )
         log_pi0 = np.zeros((1, 2, len(next_q)))
         log_pi0[0, 1] = np.log(next_pi0)
-    episodes.update(learning_rule.mode, learning_rule, q, log_pi0, 0, 0, 0, float(reward), bool(arrived), 1)
+    episodes.update(learning_rule.mode, learning_rule, q[0], log_pi0[0], 0, 0, float(reward), bool(arrived), 1)
     return float(q[0, 0, 0])
 
 

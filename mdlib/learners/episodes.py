@@ -105,11 +105,11 @@ is one."""
 def _play(mode, lone, game, rule, q, log_pi0, batch):
     """Play the episodes of ``batch``; return the number of environment steps taken.
 
-    The arguments are :func:`play_episodes`'s, and ``lone``: whether one agent plays alone. The state is kept in scalars, agent 1 then agent 2:
-    this loop is the hot path. Each agent reads its own (states, actions) view of ``q``, so that a
-    table lookup is two-dimensional; ``log_pi0`` is taken apart only in the modes that read it (a
-    view not needed would still be kept alive through the loop, which costs the Q-learning loop
-    about a fifth of its speed).
+    The arguments are :func:`play_episodes`'s, and ``lone``: whether one agent plays alone. The
+    state is kept in scalars, agent 1 then agent 2: this loop is the hot path. Each agent reads its
+    own (states, actions) view of ``q``, so that a table lookup is two-dimensional; ``log_pi0`` is
+    taken apart only in the modes that read it (a view not needed would still be kept alive through
+    the loop, which costs the Q-learning loop about a fifth of its speed).
     """
     first_episode, n_episodes, count_visits, counts, count_gamma, return_gamma, returns, lengths = batch
     probs = np.empty(N_ACTIONS)
