@@ -7,6 +7,7 @@ import numba
 import numpy as np
 
 from ..game import N_ACTIONS
+from . import rng
 
 
 def exploration_rate(epsilon_min, epsilon_decay, episode):
@@ -46,7 +47,7 @@ def argmax(values):
             best, ties, choice = values[a], 1, a
         elif values[a] == best:
             ties += 1
-            if np.random.randint(ties) == 0:
+            if rng.integer(ties) == 0:
                 choice = a
     return choice
 
@@ -60,8 +61,8 @@ def greedy_action(q, s):
 @numba.njit(cache=True, inline="always")
 def epsilon_greedy_action(q, s, epsilon):
     """A uniformly random action with probability ``epsilon``, else :func:`greedy_action`."""
-    if np.random.random() < epsilon:
-        return np.random.randint(N_ACTIONS)
+    if rng.uniform() < epsilon:
+        return rng.integer(N_ACTIONS)
     return greedy_action(q, s)
 
 

@@ -91,7 +91,7 @@ def soft_state_value(q, log_pi0, s, alpha, beta):
 @numba.njit(cache=True, inline="always")
 def sample(probs):
     """Draw an index from a probability vector."""
-    u = np.random.random()
+    u = rng.uniform()
     cumulative = 0.0
     for a in range(probs.shape[0] - 1):
         cumulative += probs[a]
