@@ -1,10 +1,14 @@
 """``python -m mdlib bench``: how fast the compiled loops run on this machine.
 
-Every rate is environment steps per second of the one compiled episode loop, timed after it is
-compiled (best of a few repeats). The plain-Python figure runs the very same loop source with
-numba switched off (``NUMBA_DISABLE_JIT=1``) in a subprocess, and checks it returns the same
-results, so the ratio compares like with like. Compile time is measured in a subprocess with an
-empty numba cache, and reported.
+Every rate is environment steps per second (transitions of the joint game), timed after the loops
+are compiled. The loop rates time the one compiled episode loop alone (best of a few repeats).
+Q-learning is also timed the way a user runs it, ``QLearning().run("task1")`` with the report's
+settings (evaluation games included), against the straightforward pure-Python learner of
+:mod:`mdlib.plainpython` (same game, algorithm and settings, dicts and lists): the two alternate in
+rounds and each keeps its best round, so that on a machine shared with other work both see the
+same load. A second yardstick runs the very same loop source with numba switched off
+(``NUMBA_DISABLE_JIT=1``) in a subprocess, and checks it returns the same results. Compile time is
+measured in a subprocess with an empty numba cache, and reported.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 
 import numpy as np
 
+from . import plainpython
 from .exact_distral import solve_distral
 from .game import game_spec
 from .learners import MultiDistral, QLearning, episodes, rng
@@ -27,7 +32,10 @@ from .learners.softq import log_prior
 from .tasks import load_task
 
 BENCH_TASK = "task1"
-PLAIN_PYTHON_EPISODES = 300
+JIT_DISABLED_EPISODES = 300
+#: Alternating rounds of mdlib's Q-learning and the pure-Python learner, and mdlib runs per round
+#: (about as long as one pure-Python run, so that both are timed over similar stretches).
+PURE_PYTHON_ROUNDS, QUICK_PURE_PYTHON_ROUNDS, COMPILED_RUNS_PER_ROUND = 5, 3, 40
 
 
 def _loop_rate(
@@ -74,9 +82,32 @@ def q_learning_returns(n_episodes: int, seed: int = 0) -> tuple[np.ndarray, int,
     return returns, steps, time.perf_counter() - start
 
 
-def _plain_python_main() -> None:
+def compare_with_pure_python(rounds: int = PURE_PYTHON_ROUNDS, runs_per_round: int = COMPILED_RUNS_PER_ROUND) -> dict:
+    """Q-learning with the report's settings on the bench task through mdlib's public API
+    (``QLearning().run``, seeds 0 to ``runs_per_round - 1``) and as the pure-Python learner
+    (:func:`mdlib.plainpython.q_learning`, seed 0), in ``rounds`` alternating rounds: each one's
+    best round in environment steps per second, and their ratio."""
+    learner = QLearning()
+    learner.run(BENCH_TASK, seed=0)  # compiled and loaded before the clock runs
+    compiled, pure = 0.0, 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        steps = sum(learner.run(BENCH_TASK, seed=seed).env_steps for seed in range(runs_per_round))
+        compiled = max(compiled, steps / (time.perf_counter() - start))
+        start = time.perf_counter()
+        steps = plainpython.q_learning(BENCH_TASK, seed=0, learner=learner).env_steps
+        pure = max(pure, steps / (time.perf_counter() - start))
+    return {
+        "q_learning_run_steps_per_s": round(compiled),
+        "pure_python_q_learning_steps_per_s": round(pure),
+        "compiled_over_pure_python": round(compiled / pure, 1),
+        "pure_python_rounds": rounds,
+    }
+
+
+def _jit_disabled_main() -> None:
     """Entry point of the subprocess that runs the loop with numba disabled."""
-    returns, steps, seconds = q_learning_returns(PLAIN_PYTHON_EPISODES)
+    returns, steps, seconds = q_learning_returns(JIT_DISABLED_EPISODES)
     print(json.dumps({"steps": steps, "seconds": seconds, "returns": returns.tolist()}))
 
 
@@ -103,8 +134,10 @@ def measure_compile() -> dict:
 
 
 def run_benchmark(progress=print, quick: bool = False) -> dict:
-    """Measure the compiled loops, one MultiDistral run and the exact alternation; ``quick``
-    leaves out the exact two-agent alternation (about a minute on 2 cores)."""
+    """Measure the compiled loops, Q-learning against the pure-Python learner, one MultiDistral run
+    and the exact alternation; ``quick`` leaves out the exact two-agent alternation (about a minute
+    on 2 cores) and plays 3 rounds against pure Python rather than 5."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     progress("compiling every kernel from scratch (fresh process, empty cache) ...")
     compile_info = measure_compile()
     MultiDistral(iterations=1, e_games=1, m_games=1).run(BENCH_TASK)  # load kernels here
@@ -121,6 +154,10 @@ def run_benchmark(progress=print, quick: bool = False) -> dict:
     soft_rate, _ = _loop_rate(soft, 500, prior=uniform)
     play = episodes.learning_rule(episodes.SOFT, alpha=md.alpha, beta=md.beta)
     mstep_rate, _ = _loop_rate(play, 500, prior=uniform, count_visits=True)
+
+    rounds = QUICK_PURE_PYTHON_ROUNDS if quick else PURE_PYTHON_ROUNDS
+    progress(f"timing QLearning().run against the pure-Python learner ({rounds} alternating rounds) ...")
+    pure_python = compare_with_pure_python(rounds)
 
     run_times = []
     for seed in range(3):
@@ -141,12 +178,16 @@ def run_benchmark(progress=print, quick: bool = False) -> dict:
         solve_distral("original", 0.7, 0.5, iterations=10, players="both")
         both_times.append(time.perf_counter() - start)
 
-    progress(f"running the same Q-learning loop as plain Python ({PLAIN_PYTHON_EPISODES} episodes) ...")
-    plain = _subprocess("from mdlib.bench import _plain_python_main; _plain_python_main()", {"NUMBA_DISABLE_JIT": "1"})
-    compiled_returns, _, _ = q_learning_returns(PLAIN_PYTHON_EPISODES)
+    progress(f"running the same Q-learning loop with numba disabled ({JIT_DISABLED_EPISODES} episodes) ...")
+    plain = _subprocess("from mdlib.bench import _jit_disabled_main; _jit_disabled_main()", {"NUMBA_DISABLE_JIT": "1"})
+    compiled_returns, _, _ = q_learning_returns(JIT_DISABLED_EPISODES)
     plain_rate = plain["steps"] / plain["seconds"]
     return {
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load_average_1min": None if load is None else round(load, 2),
+        },
         "task": BENCH_TASK,
         "env_steps_per_s": round(env_rate),
         "q_learning_steps_per_s": round(q_rate),
@@ -154,9 +195,10 @@ def run_benchmark(progress=print, quick: bool = False) -> dict:
         "mstep_steps_per_s": round(mstep_rate),
         "multidistral_run_s": round(min(run_times), 3),
         "multidistral_run_env_steps": result.env_steps,
-        "plain_python_q_learning_steps_per_s": round(plain_rate),
-        "compiled_over_plain_python": round(q_rate / plain_rate, 1),
-        "plain_python_matches_compiled": bool(np.array_equal(np.array(plain["returns"]), compiled_returns)),
+        **pure_python,
+        "jit_disabled_q_learning_steps_per_s": round(plain_rate),
+        "compiled_over_jit_disabled": round(q_rate / plain_rate, 1),
+        "jit_disabled_matches_compiled": bool(np.array_equal(np.array(plain["returns"]), compiled_returns)),
         "exact_distral_alone_s": round(min(alone_times), 3),
         "exact_distral_both_s": round(min(both_times), 1) if both_times else None,
         "compile_s": round(compile_info["compile_s"], 2),
@@ -165,15 +207,22 @@ def run_benchmark(progress=print, quick: bool = False) -> dict:
 
 
 def format_report(r: dict) -> str:
+    machine = r["machine"]
     rows = [
         ("environment, random actions", f"{r['env_steps_per_s']:>14,} steps/s"),
-        ("independent Q-learning", f"{r['q_learning_steps_per_s']:>14,} steps/s"),
+        ("independent Q-learning, the loop alone", f"{r['q_learning_steps_per_s']:>14,} steps/s"),
         ("soft-Q E-step", f"{r['soft_q_steps_per_s']:>14,} steps/s"),
         ("M-step rollouts", f"{r['mstep_steps_per_s']:>14,} steps/s"),
-        ("Q-learning, same loop as plain Python", f"{r['plain_python_q_learning_steps_per_s']:>14,} steps/s"),
+        ("Q-learning, QLearning().run", f"{r['q_learning_run_steps_per_s']:>14,} steps/s"),
+        ("Q-learning, pure Python (mdlib.plainpython)", f"{r['pure_python_q_learning_steps_per_s']:>14,} steps/s"),
         (
-            "compiled / plain Python",
-            f"{r['compiled_over_plain_python']:>14}x (same results: {r['plain_python_matches_compiled']})",
+            "QLearning().run / pure Python",
+            f"{r['compiled_over_pure_python']:>14}x (best of {r['pure_python_rounds']} alternating rounds)",
+        ),
+        ("Q-learning, same loop with numba disabled", f"{r['jit_disabled_q_learning_steps_per_s']:>14,} steps/s"),
+        (
+            "compiled loop / numba disabled",
+            f"{r['compiled_over_jit_disabled']:>14}x (same results: {r['jit_disabled_matches_compiled']})",
         ),
         (
             "one MultiDistral run, report defaults",
@@ -187,6 +236,7 @@ def format_report(r: dict) -> str:
             else f"{'skipped (--quick)':>16}",
         ),
         ("compiling every kernel (empty cache)", f"{r['compile_s']:>14} s"),
+        ("load average (1 min) at the start", f"{machine['load_average_1min']!s:>14} ({machine['cpus']} cpus)"),
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure the compiled loops on this machine")
     bench.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     bench.add_argument(
-        "--quick", action="store_true", help="leave out the exact two-agent alternation (about a minute)"
+        "--quick",
+        action="store_true",
+        help="leave out the exact two-agent alternation (about a minute); 3 rounds against pure Python, not 5",
     )
 
     _chapters_command(

@@ -76,11 +76,15 @@ def test_bench_prints_one_json_object_last(tmp_path):
         "mstep_steps_per_s",
         "multidistral_run_s",
         "compile_s",
-        "plain_python_q_learning_steps_per_s",
-        "compiled_over_plain_python",
+        "q_learning_run_steps_per_s",
+        "pure_python_q_learning_steps_per_s",
+        "compiled_over_pure_python",
+        "jit_disabled_q_learning_steps_per_s",
+        "compiled_over_jit_disabled",
     ):
         assert report[key] > 0, key
-    assert report["plain_python_matches_compiled"] is True
+    assert report["pure_python_rounds"] == 3
+    assert report["jit_disabled_matches_compiled"] is True
     assert report["exact_distral_alone_s"] > 0 and report["exact_distral_both_s"] is None
 
 
