@@ -1,6 +1,6 @@
 """The compiled kernels' random stream: seeding, and the two draws the episode loop makes.
 
-numba keeps its own Mersenne Twister, apart from NumPy's. :func:`uniform` and :func:`integer`
+numba keeps its own Mersenne Twister, apart from NumPy's. ``uniform()`` and ``integer(n)``
 draw from that very stream, with numba's own code for ``np.random.random()`` and
 ``np.random.randint(n)``, so they return what those calls would, number for number
 (``tests/test_rng.py``). They exist for speed: numba compiles each ``np.random`` call as a call
