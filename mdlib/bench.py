@@ -35,7 +35,7 @@ BENCH_TASK = "task1"
 JIT_DISABLED_EPISODES = 300
 #: Alternating rounds of mdlib's Q-learning and the pure-Python learner, and mdlib runs per round
 #: (about as long as one pure-Python run, so that both are timed over similar stretches).
-PURE_PYTHON_ROUNDS, QUICK_PURE_PYTHON_ROUNDS, COMPILED_RUNS_PER_ROUND = 5, 3, 40
+PURE_PYTHON_ROUNDS, QUICK_PURE_PYTHON_ROUNDS, COMPILED_RUNS_PER_ROUND = 7, 3, 40
 
 
 def _loop_rate(
@@ -136,7 +136,7 @@ def measure_compile() -> dict:
 def run_benchmark(progress=print, quick: bool = False) -> dict:
     """Measure the compiled loops, Q-learning against the pure-Python learner, one MultiDistral run
     and the exact alternation; ``quick`` leaves out the exact two-agent alternation (about a minute
-    on 2 cores) and plays 3 rounds against pure Python rather than 5."""
+    on 2 cores) and plays 3 rounds against pure Python rather than 7."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     progress("compiling every kernel from scratch (fresh process, empty cache) ...")
     compile_info = measure_compile()

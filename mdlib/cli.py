@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--quick",
         action="store_true",
-        help="leave out the exact two-agent alternation (about a minute); 3 rounds against pure Python, not 5",
+        help="leave out the exact two-agent alternation (about a minute); 3 rounds against pure Python, not 7",
     )
 
     _chapters_command(
