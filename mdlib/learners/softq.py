@@ -124,8 +124,8 @@ def _soft_q_learning_mdp(transitions, rewards, log_pi0, alpha, beta, gamma, step
     q = np.zeros((n_states, n_actions))
     visits = np.zeros((n_states, n_actions))
     for _ in range(steps):
-        s = np.random.randint(n_states)
-        a = np.random.randint(n_actions)
+        s = rng.integer(n_states)
+        a = rng.integer(n_actions)
         s_next = sample(transitions[s, a])
         visits[s, a] += 1.0
         learning_rate = 1.0 / visits[s, a] ** power
