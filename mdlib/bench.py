@@ -179,9 +179,11 @@ def run_benchmark(progress=print, quick: bool = False) -> dict:
         both_times.append(time.perf_counter() - start)
 
     progress(f"running the same Q-learning loop with numba disabled ({JIT_DISABLED_EPISODES} episodes) ...")
-    plain = _subprocess("from mdlib.bench import _jit_disabled_main; _jit_disabled_main()", {"NUMBA_DISABLE_JIT": "1"})
+    jit_disabled = _subprocess(
+        "from mdlib.bench import _jit_disabled_main; _jit_disabled_main()", {"NUMBA_DISABLE_JIT": "1"}
+    )
     compiled_returns, _, _ = q_learning_returns(JIT_DISABLED_EPISODES)
-    plain_rate = plain["steps"] / plain["seconds"]
+    jit_disabled_rate = jit_disabled["steps"] / jit_disabled["seconds"]
     return {
         "machine": {
             "cpus": os.cpu_count(),
@@ -196,9 +198,9 @@ def run_benchmark(progress=print, quick: bool = False) -> dict:
         "multidistral_run_s": round(min(run_times), 3),
         "multidistral_run_env_steps": result.env_steps,
         **pure_python,
-        "jit_disabled_q_learning_steps_per_s": round(plain_rate),
-        "compiled_over_jit_disabled": round(q_rate / plain_rate, 1),
-        "jit_disabled_matches_compiled": bool(np.array_equal(np.array(plain["returns"]), compiled_returns)),
+        "jit_disabled_q_learning_steps_per_s": round(jit_disabled_rate),
+        "compiled_over_jit_disabled": round(q_rate / jit_disabled_rate, 1),
+        "jit_disabled_matches_compiled": bool(np.array_equal(np.array(jit_disabled["returns"]), compiled_returns)),
         "exact_distral_alone_s": round(min(alone_times), 3),
         "exact_distral_both_s": round(min(both_times), 1) if both_times else None,
         "compile_s": round(compile_info["compile_s"], 2),

@@ -25,6 +25,9 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 
+from .learners import QLearning
+from .tasks import load_task
+
 #: ``(d_row, d_col)`` of the actions stay, down, up, left, right (the rules' numbering).
 MOVES = ((0, 0), (1, 0), (-1, 0), (0, -1), (0, 1))
 N_ACTIONS = len(MOVES)
@@ -142,14 +145,11 @@ class PlainRun:
 def q_learning(task="task1", seed: int = 0, learner=None) -> PlainRun:
     """Independent Q-learning on ``task`` with the settings of ``learner`` (a
     :class:`mdlib.learners.QLearning`, the report's settings by default), seeded with ``seed``."""
-    from .learners import QLearning
-    from .tasks import load_task
-
     settings = (learner if learner is not None else QLearning()).settings()
-    task = load_task(task) if isinstance(task, str) else task
-    game = CorridorGame(task, settings["contention"], settings["max_steps"])
     if settings["order"] != "egocentric":
         raise ValueError("the plain-Python learner observes in egocentric order only")
+    task = load_task(task) if isinstance(task, str) else task
+    game = CorridorGame(task, settings["contention"], settings["max_steps"])
     return_gamma = settings["return_gamma"]
     learn = (settings["learning_rate"], settings["gamma"])
     n_episodes, every = settings["episodes"], settings["eval_every"]
