@@ -63,10 +63,10 @@ if [[ $group == all || $group == held-out ]]; then
   # Held-out maps (mdlib.transfer): pi0 distilled on four report maps (all five for the new maps
   # swapped_roles and same_direction), then the held-out map learned from scratch with it as a fixed
   # prior, with a uniform prior and with Q-learning for as many games; V1 and V2, alpha 0.7 with
-  # beta 0.5 (the report's) and 100, 20 paired seeds, and the exact counterparts of agents alone
-  # (--exact alone,both adds the two-agent ones: about 30 min more). Not resumable (the table is
-  # written when every row is in): about 20 min on one idle core.
-  .venv/bin/python -m mdlib held-out ${WORKERS:+--workers "$WORKERS"} --exact alone --out mdlib/data/sweeps/held-out.csv
+  # beta 0.5 (the report's) and 100, 20 paired seeds, and the exact counterparts, agents alone and
+  # both in the game. Not resumable (the table is written when every row is in): about 30 min on 2
+  # cores, most of it the exact two-agent alternation.
+  .venv/bin/python -m mdlib held-out ${WORKERS:+--workers "$WORKERS"} --out mdlib/data/sweeps/held-out.csv
 fi
 if [[ $group == all || $group == runs ]]; then
   # The learning runs chapters 3 to 7 and 9 read from mdlib/data/runs/ (mdlib.runstore): each chapter
