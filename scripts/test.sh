@@ -16,7 +16,7 @@ if ! command -v chromium >/dev/null; then
 fi
 
 start=$SECONDS
-.venv/bin/python -m pytest -n 2 --dist loadfile --nbval \
+.venv/bin/python -m pytest -n 2 --dist loadfile --durations=30 --nbval \
   --nbval-sanitize-with tests/nbval-sanitize.cfg "$@"
 echo "test: the suite took $((SECONDS - start)) s"
 if [ "$#" -eq 0 ]; then
