@@ -135,11 +135,14 @@ def measure_compile() -> dict:
 
 def run_benchmark(progress=print, quick: bool = False) -> dict:
     """Measure the compiled loops, Q-learning against the pure-Python learner, one MultiDistral run
-    and the exact alternation; ``quick`` leaves out the exact two-agent alternation (about a minute
-    on 2 cores) and plays 3 rounds against pure Python rather than 7."""
+    and the exact alternation; ``quick`` leaves out the two slowest measures (compiling every kernel
+    into an empty cache and the exact two-agent alternation, each about a minute or more on 2 cores)
+    and plays 3 rounds against pure Python rather than 7."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    progress("compiling every kernel from scratch (fresh process, empty cache) ...")
-    compile_info = measure_compile()
+    compile_info = None
+    if not quick:
+        progress("compiling every kernel from scratch (fresh process, empty cache) ...")
+        compile_info = measure_compile()
     MultiDistral(iterations=1, e_games=1, m_games=1).run(BENCH_TASK)  # load kernels here
     QLearning(episodes=1, eval_every=1).run(BENCH_TASK)
 
@@ -203,9 +206,13 @@ def run_benchmark(progress=print, quick: bool = False) -> dict:
         "jit_disabled_matches_compiled": bool(np.array_equal(np.array(jit_disabled["returns"]), compiled_returns)),
         "exact_distral_alone_s": round(min(alone_times), 3),
         "exact_distral_both_s": round(min(both_times), 1) if both_times else None,
-        "compile_s": round(compile_info["compile_s"], 2),
-        "import_s": round(compile_info["import_s"], 2),
+        "compile_s": round(compile_info["compile_s"], 2) if compile_info else None,
+        "import_s": round(compile_info["import_s"], 2) if compile_info else None,
     }
+
+
+def _seconds(value) -> str:
+    return f"{value:>14} s" if value is not None else f"{'skipped (--quick)':>16}"
 
 
 def format_report(r: dict) -> str:
@@ -231,13 +238,8 @@ def format_report(r: dict) -> str:
             f"{r['multidistral_run_s']:>14} s ({r['multidistral_run_env_steps']:,} steps)",
         ),
         ("exact Distral, alone, 10 iterations", f"{r['exact_distral_alone_s']:>14} s"),
-        (
-            "exact Distral, both, 10 iterations",
-            f"{r['exact_distral_both_s']:>14} s"
-            if r["exact_distral_both_s"] is not None
-            else f"{'skipped (--quick)':>16}",
-        ),
-        ("compiling every kernel (empty cache)", f"{r['compile_s']:>14} s"),
+        ("exact Distral, both, 10 iterations", _seconds(r["exact_distral_both_s"])),
+        ("compiling every kernel (empty cache)", _seconds(r["compile_s"])),
         ("load average (1 min) at the start", f"{machine['load_average_1min']!s:>14} ({machine['cpus']} cpus)"),
     ]
     width = max(len(name) for name, _ in rows)

@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--quick",
         action="store_true",
-        help="leave out the exact two-agent alternation (about a minute); 3 rounds against pure Python, not 7",
+        help="leave out compiling from an empty cache and the exact two-agent alternation (a minute or "
+        "more each); 3 rounds against pure Python, not 7",
     )
 
     _chapters_command(

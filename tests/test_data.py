@@ -4,7 +4,9 @@ The chapters read tables too large to recompute in a book build (``mdlib/data/sw
 ``scripts/make-data.sh``). This module recomputes rows drawn at random from every table (a
 different draw each run; the rows drawn are printed) and requires them equal to the stored
 text (floats to the last digits a CPU may change: ``tests/portable.py``), and checks that each
-table's arguments are the grids the chapters and ``mdlib.landscape`` name.
+table's arguments are the grids the chapters and ``mdlib.landscape`` name. The explorer's exact
+two-agent tables hold cells of the fine two-agent table, and are checked equal to it instead of
+recomputed (a minute a row).
 """
 
 from __future__ import annotations
@@ -88,8 +90,29 @@ def test_tables_are_complete_on_the_chapters_grids():
             assert (alpha, beta) in (landscape.REPORT_SETTING, landscape.BETTER_SETTING)
 
 
+#: The fine two-agent table, and the explorer tables whose cells are all cells of it.
+FINE_BOTH = SWEEPS / "landscape-exact-both.csv"
+EXPLORER_BOTH = [p for p in TABLES if p.name.startswith("explorer-exact-both")]
+
+
+def cell_key(row: dict) -> tuple:
+    return row["method"], row["version"], float(row["alpha"]), float(row["beta"]), row["settings"], row["seed"]
+
+
+@pytest.mark.parametrize("path", EXPLORER_BOTH, ids=[p.stem for p in EXPLORER_BOTH])
+def test_the_explorer_two_agent_tables_are_cells_of_the_fine_one(path):
+    """Every explorer setting is on the fine grid, so its exact two-agent rows must be the fine
+    table's (to the last digits a CPU may change); the fine table's rows are recomputed below."""
+    fine = {cell_key(row): row for row in rows_of(FINE_BOTH)}
+    rows = rows_of(path)
+    assert rows
+    for row in rows:
+        assert cell_key(row) in fine, f"{path.name}: {cell_key(row)} is not a cell of {FINE_BOTH.name}"
+        assert not differences(row, fine[cell_key(row)]), f"{path.name} != {FINE_BOTH.name} at {cell_key(row)}"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", TABLES, ids=[p.stem for p in TABLES])
+@pytest.mark.parametrize("path", [p for p in TABLES if p not in EXPLORER_BOTH], ids=lambda p: p.stem)
 def test_rows_drawn_at_random_recompute_identically(path):
     arguments, _ = load(path)
     rows = rows_of(path)
